@@ -26,6 +26,8 @@
 
 #define CONF_DEFAULT_PATH	"/etc/lamina/lamina.yaml"
 #define CONF_NAME_MAX		64	/* stream, field and view names */
+#define CONF_STREAMS_MAX	1024	/* streams in one file */
+#define CONF_FIELDS_MAX		256	/* fields of one stream */
 
 enum conf_ftype {
 	CONF_FT_STRING,
