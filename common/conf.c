@@ -824,7 +824,8 @@ conf_key_index(const char *section, const char *name)
 	const struct conf_key	*k;
 
 	if ((k = conf_key_find(section, name)) == NULL)
-		fatalx("conf: no key %s.%s", section, name);
+		fatalx("conf: no key %s.%s", section != NULL ? section :
+		    "(top)", name);
 	return (k - conf_keys);
 }
 

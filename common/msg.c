@@ -247,7 +247,8 @@ msg_scan(struct msg_scan *st, const void *buf, size_t avail, size_t max,
 		}
 		if (h.len > avail - st->pos - h.hsize)
 			return (0);
-		if (h.count > max - st->pos) {
+		/* Each item takes at least one byte after the header. */
+		if (h.count > max - st->pos - h.hsize) {
 			*cause = "declared item count exceeds the maximum "
 			    "message size";
 			return (-1);
@@ -329,8 +330,18 @@ static int
 msg_take(struct msg_reader *r, struct msg_head *h, enum msg_type want,
     enum msg_type want2, const char *name)
 {
-	if (msg_head(r->p, r->end - r->p, h) != 1)
+	switch (msg_head(r->p, r->end - r->p, h)) {
+	case 1:
+		break;
+	case 0:
+		if (r->p < r->end) {
+			r->error = "truncated value";
+			return (-1);
+		}
 		return (msg_wrong(r, name, MSG_T_NONE));
+	default:
+		return (msg_wrong(r, name, MSG_T_NONE));
+	}
 	if (h->type != want && h->type != want2)
 		return (msg_wrong(r, name, h->type));
 	if (h->len > (uint64_t)(r->end - r->p) - h->hsize) {
@@ -531,8 +542,12 @@ msg_get_raw(struct msg_reader *r, const uint8_t **b, size_t *len)
 	size_t		 left = r->end - r->p;
 	const char	*cause;
 
+	/*
+	 * No size limit here: the bytes are all at hand, and with left as the
+	 * limit a truncated value would be reported as an oversized one.
+	 */
 	msg_scan_init(&st);
-	switch (msg_scan(&st, r->p, left, left, len, &cause)) {
+	switch (msg_scan(&st, r->p, left, SIZE_MAX, len, &cause)) {
 	case 1:
 		*b = r->p;
 		r->p += *len;
