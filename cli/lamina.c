@@ -1,0 +1,113 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * lamina(8): the control tool.  It finds everything through the same
+ * configuration file as the daemons (-c FILE, default
+ * /etc/lamina/lamina.yaml): the data directory for commands that read the
+ * master dataset, the sockets for commands that talk to the daemons.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "lamina.h"
+#include "log.h"
+#include "version.h"
+
+static const struct cli_cmd	cli_cmds[] = {
+	{ "dump", "dump STREAM [--from OFFSET] [--limit N]", cmd_dump },
+	{ "verify", "verify [STREAM...]", cmd_verify },
+	{ NULL, NULL, NULL }
+};
+
+static void __attribute__((__noreturn__))
+usage(void)
+{
+	const struct cli_cmd	*c;
+
+	fprintf(stderr, "usage: lamina [-tvV] [-c FILE] COMMAND [ARG...]\n"
+	    "commands:\n");
+	for (c = cli_cmds; c->name != NULL; c++)
+		fprintf(stderr, "  lamina %s\n", c->usage);
+	exit(2);
+}
+
+/* Load the configuration or print every problem with it and exit 1. */
+struct conf *
+cli_load_conf(const char *path)
+{
+	struct conf	*conf;
+	char		**errs;
+	size_t		  nerrs, i;
+
+	if ((conf = conf_load(path, &errs, &nerrs)) == NULL) {
+		for (i = 0; i < nerrs; i++)
+			fprintf(stderr, "%s\n", errs[i]);
+		conf_free_errors(errs, nerrs);
+		exit(1);
+	}
+	return (conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cli_cmd	*c;
+	struct conf		*conf;
+	const char		*path = CONF_DEFAULT_PATH;
+	int			 ch, test = 0, verbose = 0, rc;
+
+	if (getenv("LAMINA_CONF") != NULL)
+		path = getenv("LAMINA_CONF");
+	while ((ch = getopt(argc, argv, "+c:tvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("lamina %s\n", LAMINA_VERSION);
+			return (0);
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	log_init("lamina", verbose);
+
+	conf = cli_load_conf(path);
+	if (test) {
+		printf("configuration OK\n");
+		conf_free(conf);
+		return (0);
+	}
+	if (argc < 1)
+		usage();
+	for (c = cli_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, argv[0]) == 0)
+			break;
+	if (c->name == NULL) {
+		fprintf(stderr, "lamina: unknown command: %s\n", argv[0]);
+		usage();
+	}
+	rc = c->fn(conf, argc, argv);
+	conf_free(conf);
+	return (rc);
+}

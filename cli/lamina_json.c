@@ -1,0 +1,236 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * MessagePack to JSON for the CLI's output, with json-c.  Map keys that are
+ * not strings are written as their JSON text; binaries become base64
+ * strings; a MessagePack timestamp (ext -1) or a Fluentd EventTime (ext 0)
+ * becomes an RFC 3339 string with nanoseconds; other extensions become
+ * {"_ext": type, "data": base64}.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "lamina.h"
+#include "msg.h"
+#include "xmalloc.h"
+
+static struct json_object *cli_value(struct msg_reader *, int, char **);
+
+/* ns since the epoch as 2026-11-27T08:59:00.123456789Z. */
+char *
+cli_time_str(int64_t ns)
+{
+	struct tm	tm;
+	time_t		secs;
+	int64_t		frac;
+	char		buf[64], *s;
+
+	secs = (time_t)(ns / 1000000000);
+	frac = ns % 1000000000;
+	if (frac < 0) {
+		frac += 1000000000;
+		secs--;
+	}
+	gmtime_r(&secs, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	xasprintf(&s, "%s.%09" PRId64 "Z", buf, frac);
+	return (s);
+}
+
+static struct json_object *
+cli_base64(const uint8_t *p, size_t len)
+{
+	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct json_object	*o;
+	char			*s, *q;
+	size_t			 i;
+	uint32_t		 v;
+
+	q = s = xmalloc(4 * ((len + 2) / 3) + 1);
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		*q++ = tab[v >> 18];
+		*q++ = tab[(v >> 12) & 63];
+		*q++ = tab[(v >> 6) & 63];
+		*q++ = tab[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		*q++ = tab[v >> 18];
+		*q++ = tab[(v >> 12) & 63];
+		*q++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		*q++ = '=';
+	}
+	*q = '\0';
+	o = json_object_new_string(s);
+	free(s);
+	return (o);
+}
+
+static uint64_t
+be(const uint8_t *p, size_t n)
+{
+	uint64_t	v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return (v);
+}
+
+/* An extension value: timestamps as text, others as base64. */
+static struct json_object *
+cli_ext(int8_t type, const uint8_t *p, size_t len)
+{
+	struct json_object	*o;
+	int64_t			 secs = 0, nsec = 0;
+	char			*s;
+	int			 ts = 1;
+
+	if (type == 0 && len == 8) {		/* Fluentd EventTime */
+		secs = (int64_t)be(p, 4);
+		nsec = (int64_t)be(p + 4, 4);
+	} else if (type == -1 && len == 4)	/* timestamp 32 */
+		secs = (int64_t)be(p, 4);
+	else if (type == -1 && len == 8) {	/* timestamp 64 */
+		nsec = (int64_t)(be(p, 4) >> 2);
+		secs = (int64_t)(be(p, 8) & 0x3ffffffffULL);
+	} else if (type == -1 && len == 12) {	/* timestamp 96 */
+		nsec = (int64_t)be(p, 4);
+		secs = (int64_t)be(p + 4, 8);
+	} else
+		ts = 0;
+	if (ts && nsec < 1000000000) {
+		s = cli_time_str(secs * 1000000000 + nsec);
+		o = json_object_new_string(s);
+		free(s);
+		return (o);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "_ext", json_object_new_int(type));
+	json_object_object_add(o, "data", cli_base64(p, len));
+	return (o);
+}
+
+/* One value, recursively, at most MSG_MAX_DEPTH deep. */
+static struct json_object *
+cli_value(struct msg_reader *r, int depth, char **cause)
+{
+	struct json_object	*o, *v, *k;
+	const uint8_t		*b;
+	const char		*s;
+	size_t			 len;
+	uint32_t		 n, i;
+	uint64_t		 u;
+	int64_t			 iv;
+	double			 d;
+	int8_t			 et;
+	int			 bv;
+	char			*key;
+
+	if (depth > MSG_MAX_DEPTH) {
+		xasprintf(cause, "nesting deeper than %d", MSG_MAX_DEPTH);
+		return (NULL);
+	}
+	switch (msg_peek(r)) {
+	case MSG_T_NIL:
+		msg_get_nil(r);
+		return (NULL);
+	case MSG_T_BOOL:
+		msg_get_bool(r, &bv);
+		return (json_object_new_boolean(bv));
+	case MSG_T_UINT:
+		msg_get_uint(r, &u);
+		return (json_object_new_uint64(u));
+	case MSG_T_INT:
+		msg_get_int(r, &iv);
+		return (json_object_new_int64(iv));
+	case MSG_T_FLOAT:
+		msg_get_float(r, &d);
+		return (json_object_new_double(d));
+	case MSG_T_STR:
+		msg_get_str(r, &s, &len);
+		return (json_object_new_string_len(s, (int)len));
+	case MSG_T_BIN:
+		msg_get_bin(r, &b, &len);
+		return (cli_base64(b, len));
+	case MSG_T_EXT:
+		msg_get_ext(r, &et, &b, &len);
+		return (cli_ext(et, b, len));
+	case MSG_T_ARRAY:
+		if (msg_get_array(r, &n) == -1)
+			break;
+		o = json_object_new_array();
+		for (i = 0; i < n; i++) {
+			v = cli_value(r, depth + 1, cause);
+			if (v == NULL && *cause != NULL) {
+				json_object_put(o);
+				return (NULL);
+			}
+			json_object_array_add(o, v);
+		}
+		return (o);
+	case MSG_T_MAP:
+		if (msg_get_map(r, &n) == -1)
+			break;
+		o = json_object_new_object();
+		for (i = 0; i < n; i++) {
+			if (msg_peek(r) == MSG_T_STR) {
+				msg_get_str(r, &s, &len);
+				key = xstrndup(s, len);
+			} else {
+				k = cli_value(r, depth + 1, cause);
+				if (k == NULL && *cause != NULL) {
+					json_object_put(o);
+					return (NULL);
+				}
+				key = xstrdup(json_object_to_json_string_ext(k,
+				    JSON_C_TO_STRING_PLAIN));
+				json_object_put(k);
+			}
+			v = cli_value(r, depth + 1, cause);
+			if (v == NULL && *cause != NULL) {
+				free(key);
+				json_object_put(o);
+				return (NULL);
+			}
+			json_object_object_add(o, key, v);
+			free(key);
+		}
+		return (o);
+	default:
+		break;
+	}
+	xasprintf(cause, "malformed msgpack: %s", msg_error(r));
+	return (NULL);
+}
+
+/*
+ * The JSON form of the msgpack value in buf.  NULL with *cause set on
+ * malformed input; NULL with *cause NULL for a msgpack nil.
+ */
+struct json_object *
+cli_msg_to_json(const uint8_t *buf, size_t len, char **cause)
+{
+	struct msg_reader	r;
+
+	*cause = NULL;
+	msg_reader_init(&r, buf, len);
+	return (cli_value(&r, 0, cause));
+}
