@@ -28,10 +28,6 @@ struct cli_cmd {
 	int		(*fn)(struct conf *, int, char **);
 };
 
-/* lamina_json.c */
-struct json_object *cli_msg_to_json(const uint8_t *, size_t, char **);
-char		*cli_time_str(int64_t);
-
 /* lamina.c */
 struct conf	*cli_load_conf(const char *);
 

@@ -26,6 +26,7 @@
 #include "conf.h"
 #include "lamina.h"
 #include "master.h"
+#include "msgjson.h"
 #include "xmalloc.h"
 
 /* A decimal number, all of it. */
@@ -48,7 +49,7 @@ dump_record(const struct master_record *rec)
 	struct json_object	*o;
 	char			*cause, *t;
 
-	o = cli_msg_to_json(rec->fields, rec->fields_len, &cause);
+	o = msgjson_from_msg(rec->fields, rec->fields_len, &cause);
 	if (o == NULL || !json_object_is_type(o, json_type_object)) {
 		fprintf(stderr, "lamina: dump: offset %" PRIu64 ": %s\n",
 		    rec->offset, cause != NULL ? cause : "fields not a map");
@@ -58,10 +59,10 @@ dump_record(const struct master_record *rec)
 	}
 	json_object_object_add(o, "_offset",
 	    json_object_new_uint64(rec->offset));
-	t = cli_time_str(rec->event_ns);
+	t = msgjson_time_str(rec->event_ns);
 	json_object_object_add(o, "_event_time", json_object_new_string(t));
 	free(t);
-	t = cli_time_str(rec->ingest_ns);
+	t = msgjson_time_str(rec->ingest_ns);
 	json_object_object_add(o, "_ingest_time", json_object_new_string(t));
 	free(t);
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |

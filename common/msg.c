@@ -638,6 +638,37 @@ msg_valid_utf8(const void *buf, size_t len)
 	return (1);
 }
 
+/*
+ * Decode a time extension: a MessagePack timestamp (type -1, 4, 8 or 12
+ * bytes, see the spec's "Timestamp extension type") or a Fluentd EventTime
+ * (type 0, 8 bytes: uint32 seconds, uint32 nanoseconds).  Returns 0 with
+ * seconds and nanoseconds, -1 if the extension is neither or its
+ * nanoseconds are out of range.
+ */
+int
+msg_ext_time(int8_t type, const uint8_t *p, size_t len, int64_t *secs,
+    int64_t *nsec)
+{
+	uint64_t	v;
+
+	*nsec = 0;
+	if (type == 0 && len == 8) {
+		*secs = be32(p);
+		*nsec = be32(p + 4);
+	} else if (type == -1 && len == 4)
+		*secs = be32(p);
+	else if (type == -1 && len == 8) {
+		v = be64(p);
+		*nsec = (int64_t)(v >> 34);
+		*secs = (int64_t)(v & 0x3ffffffffULL);
+	} else if (type == -1 && len == 12) {
+		*nsec = be32(p);
+		*secs = (int64_t)be64(p + 4);
+	} else
+		return (-1);
+	return (*nsec < 1000000000 ? 0 : -1);
+}
+
 /* Pack a NUL-terminated string. */
 void
 msg_pack_str(msgpack_packer *pk, const char *s)

@@ -86,6 +86,7 @@ size_t	msg_left(const struct msg_reader *);
 const char *msg_error(const struct msg_reader *);
 
 int	msg_valid_utf8(const void *, size_t);
+int	msg_ext_time(int8_t, const uint8_t *, size_t, int64_t *, int64_t *);
 
 void	msg_pack_str(msgpack_packer *, const char *);
 void	msg_pack_strn(msgpack_packer *, const void *, size_t);

@@ -9,7 +9,8 @@
  */
 
 /*
- * MessagePack to JSON for the CLI's output, with json-c.  Map keys that are
+ * MessagePack to JSON, with json-c: for the CLI's output and for the
+ * quarantine files, which people read.  Map keys that are
  * not strings are written as their JSON text; binaries become base64
  * strings; a MessagePack timestamp (ext -1) or a Fluentd EventTime (ext 0)
  * becomes an RFC 3339 string with nanoseconds; other extensions become
@@ -24,15 +25,15 @@
 
 #include <json-c/json.h>
 
-#include "lamina.h"
+#include "msgjson.h"
 #include "msg.h"
 #include "xmalloc.h"
 
-static struct json_object *cli_value(struct msg_reader *, int, char **);
+static struct json_object *msgjson_value(struct msg_reader *, int, char **);
 
 /* ns since the epoch as 2026-11-27T08:59:00.123456789Z. */
 char *
-cli_time_str(int64_t ns)
+msgjson_time_str(int64_t ns)
 {
 	struct tm	tm;
 	time_t		secs;
@@ -52,7 +53,7 @@ cli_time_str(int64_t ns)
 }
 
 static struct json_object *
-cli_base64(const uint8_t *p, size_t len)
+msgjson_base64(const uint8_t *p, size_t len)
 {
 	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -84,53 +85,29 @@ cli_base64(const uint8_t *p, size_t len)
 	return (o);
 }
 
-static uint64_t
-be(const uint8_t *p, size_t n)
-{
-	uint64_t	v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return (v);
-}
-
 /* An extension value: timestamps as text, others as base64. */
 static struct json_object *
-cli_ext(int8_t type, const uint8_t *p, size_t len)
+msgjson_ext(int8_t type, const uint8_t *p, size_t len)
 {
 	struct json_object	*o;
-	int64_t			 secs = 0, nsec = 0;
+	int64_t			 secs, nsec;
 	char			*s;
-	int			 ts = 1;
 
-	if (type == 0 && len == 8) {		/* Fluentd EventTime */
-		secs = (int64_t)be(p, 4);
-		nsec = (int64_t)be(p + 4, 4);
-	} else if (type == -1 && len == 4)	/* timestamp 32 */
-		secs = (int64_t)be(p, 4);
-	else if (type == -1 && len == 8) {	/* timestamp 64 */
-		nsec = (int64_t)(be(p, 4) >> 2);
-		secs = (int64_t)(be(p, 8) & 0x3ffffffffULL);
-	} else if (type == -1 && len == 12) {	/* timestamp 96 */
-		nsec = (int64_t)be(p, 4);
-		secs = (int64_t)be(p + 4, 8);
-	} else
-		ts = 0;
-	if (ts && nsec < 1000000000) {
-		s = cli_time_str(secs * 1000000000 + nsec);
+	if (msg_ext_time(type, p, len, &secs, &nsec) == 0) {
+		s = msgjson_time_str(secs * 1000000000 + nsec);
 		o = json_object_new_string(s);
 		free(s);
 		return (o);
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "_ext", json_object_new_int(type));
-	json_object_object_add(o, "data", cli_base64(p, len));
+	json_object_object_add(o, "data", msgjson_base64(p, len));
 	return (o);
 }
 
 /* One value, recursively, at most MSG_MAX_DEPTH deep. */
 static struct json_object *
-cli_value(struct msg_reader *r, int depth, char **cause)
+msgjson_value(struct msg_reader *r, int depth, char **cause)
 {
 	struct json_object	*o, *v, *k;
 	const uint8_t		*b;
@@ -169,16 +146,16 @@ cli_value(struct msg_reader *r, int depth, char **cause)
 		return (json_object_new_string_len(s, (int)len));
 	case MSG_T_BIN:
 		msg_get_bin(r, &b, &len);
-		return (cli_base64(b, len));
+		return (msgjson_base64(b, len));
 	case MSG_T_EXT:
 		msg_get_ext(r, &et, &b, &len);
-		return (cli_ext(et, b, len));
+		return (msgjson_ext(et, b, len));
 	case MSG_T_ARRAY:
 		if (msg_get_array(r, &n) == -1)
 			break;
 		o = json_object_new_array();
 		for (i = 0; i < n; i++) {
-			v = cli_value(r, depth + 1, cause);
+			v = msgjson_value(r, depth + 1, cause);
 			if (v == NULL && *cause != NULL) {
 				json_object_put(o);
 				return (NULL);
@@ -195,7 +172,7 @@ cli_value(struct msg_reader *r, int depth, char **cause)
 				msg_get_str(r, &s, &len);
 				key = xstrndup(s, len);
 			} else {
-				k = cli_value(r, depth + 1, cause);
+				k = msgjson_value(r, depth + 1, cause);
 				if (k == NULL && *cause != NULL) {
 					json_object_put(o);
 					return (NULL);
@@ -204,7 +181,7 @@ cli_value(struct msg_reader *r, int depth, char **cause)
 				    JSON_C_TO_STRING_PLAIN));
 				json_object_put(k);
 			}
-			v = cli_value(r, depth + 1, cause);
+			v = msgjson_value(r, depth + 1, cause);
 			if (v == NULL && *cause != NULL) {
 				free(key);
 				json_object_put(o);
@@ -226,11 +203,11 @@ cli_value(struct msg_reader *r, int depth, char **cause)
  * malformed input; NULL with *cause NULL for a msgpack nil.
  */
 struct json_object *
-cli_msg_to_json(const uint8_t *buf, size_t len, char **cause)
+msgjson_from_msg(const uint8_t *buf, size_t len, char **cause)
 {
 	struct msg_reader	r;
 
 	*cause = NULL;
 	msg_reader_init(&r, buf, len);
-	return (cli_value(&r, 0, cause));
+	return (msgjson_value(&r, 0, cause));
 }
