@@ -149,9 +149,13 @@ fwd_time(struct msg_reader *r, struct fwd_entry *e)
 	char			err[SCHEMA_ERR_MAX];
 
 	if (msg_peek(r) == MSG_T_ARRAY) {
-		msg_get_array(r, &n);
-		if (n < 1 || msg_peek(r) == MSG_T_ARRAY) {
+		if (msg_get_array(r, &n) == -1 || n < 1 ||
+		    msg_peek(r) == MSG_T_ARRAY) {
 			e->error = "time: expected [time, metadata]";
+			goto skip;
+		}
+		if (msg_peek(r) == MSG_T_FLOAT) {
+			e->error = "time: a float is not a valid Forward time";
 			goto skip;
 		}
 		if (schema_time_value(r, &e->time_ns, err, sizeof(err)) ==
@@ -197,7 +201,8 @@ fwd_entry(struct msg_reader *r, struct fwd_msg *m, size_t max_entries,
 		e->error = "entry: expected [time, record]";
 		return (msg_skip(r));
 	}
-	msg_get_array(r, &n);
+	if (msg_get_array(r, &n) == -1)
+		return (-1);
 	if (n != 2) {
 		e->error = "entry: expected [time, record]";
 		while (n-- > 0)
@@ -233,13 +238,15 @@ fwd_options(struct msg_reader *r, struct fwd_msg *m, int *gzip,
 	while (n-- > 0) {
 		if (msg_peek(r) != MSG_T_STR) {
 			if (msg_skip(r) == -1 || msg_skip(r) == -1)
-				return (-1);
+				goto bad;
 			continue;
 		}
-		msg_get_str(r, &k, &klen);
+		if (msg_get_str(r, &k, &klen) == -1)
+			goto bad;
 		if (klen == 5 && memcmp(k, "chunk", 5) == 0 &&
 		    msg_peek(r) == MSG_T_STR) {
-			msg_get_str(r, &m->chunk, &m->chunklen);
+			if (msg_get_str(r, &m->chunk, &m->chunklen) == -1)
+				goto bad;
 			if (m->chunklen == 0 || m->chunklen > 128) {
 				xasprintf(cause, "option chunk: %zu bytes, "
 				    "expected 1 to 128", m->chunklen);
@@ -247,7 +254,8 @@ fwd_options(struct msg_reader *r, struct fwd_msg *m, int *gzip,
 			}
 		} else if (klen == 10 && memcmp(k, "compressed", 10) == 0 &&
 		    msg_peek(r) == MSG_T_STR) {
-			msg_get_str(r, &v, &vlen);
+			if (msg_get_str(r, &v, &vlen) == -1)
+				goto bad;
 			if (vlen == 4 && memcmp(v, "gzip", 4) == 0)
 				*gzip = 1;
 			else if (!(vlen == 4 && memcmp(v, "text", 4) == 0)) {
@@ -257,9 +265,12 @@ fwd_options(struct msg_reader *r, struct fwd_msg *m, int *gzip,
 				return (-1);
 			}
 		} else if (msg_skip(r) == -1)
-			return (-1);
+			goto bad;
 	}
 	return (0);
+bad:
+	xasprintf(cause, "option: %s", msg_error(r));
+	return (-1);
 }
 
 /*
@@ -288,7 +299,8 @@ fwd_parse(const uint8_t *buf, size_t len, size_t max_inflate,
 		m->mode = FWD_NONE;
 		return (0);
 	}
-	msg_get_array(&r, &n);
+	if (msg_get_array(&r, &n) == -1)
+		goto bad;
 	if (n < 2 || n > 4) {
 		xasprintf(cause, "expected an array of 2 to 4 elements, got "
 		    "%u", n);
@@ -327,7 +339,8 @@ fwd_parse(const uint8_t *buf, size_t len, size_t max_inflate,
 		break;
 	case MSG_T_ARRAY:
 		m->mode = FWD_FORWARD;
-		msg_get_array(&r, &nent);
+		if (msg_get_array(&r, &nent) == -1)
+			goto bad;
 		for (i = 0; i < nent; i++)
 			if (fwd_entry(&r, m, max_entries, cause) == -1) {
 				if (*cause == NULL)
@@ -340,7 +353,8 @@ fwd_parse(const uint8_t *buf, size_t len, size_t max_inflate,
 	case MSG_T_STR:
 	case MSG_T_BIN:
 		m->mode = FWD_PACKED;
-		msg_get_strbin(&r, &packed, &plen);
+		if (msg_get_strbin(&r, &packed, &plen) == -1)
+			goto bad;
 		if (n >= 3 && fwd_options(&r, m, &gzip, cause) == -1)
 			return (-1);
 		if (gzip) {

@@ -43,6 +43,19 @@ struct schema_val {
 };
 
 /*
+ * Float seconds to ns, rounded from the double's exact value: d * 1e9 in
+ * one step would round to the 256 ns or coarser steps of doubles near
+ * today's times.  |d| <= SECS_MAX, so d - floor(d) is exact.
+ */
+static int64_t
+schema_float_ns(double d)
+{
+	double	whole = floor(d);
+
+	return ((int64_t)whole * NS_PER_SEC + llround((d - whole) * 1e9));
+}
+
+/*
  * Read an event time: epoch seconds as an integer or a float, a
  * MessagePack timestamp (ext -1, 4, 8 or 12 bytes), or a Fluentd EventTime
  * (ext 0, 8 bytes).  Returns ns since the epoch.
@@ -69,10 +82,13 @@ schema_time_value(struct msg_reader *r, int64_t *ns, char *err,
 			snprintf(err, errlen, "time out of range");
 			return (-1);
 		}
-		*ns = (int64_t)llround(d * 1e9);
+		*ns = schema_float_ns(d);
 		return (0);
 	case MSG_T_EXT:
-		msg_get_ext(r, &type, &p, &len);
+		if (msg_get_ext(r, &type, &p, &len) == -1) {
+			snprintf(err, errlen, "%s", msg_error(r));
+			return (-1);
+		}
 		if (msg_ext_time(type, p, len, &secs, &nsec) == -1) {
 			snprintf(err, errlen, "expected a time, got extension "
 			    "type %d of %zu bytes", type, len);
@@ -106,7 +122,11 @@ schema_value(const struct conf_field *f, struct msg_reader *r,
 	case CONF_FT_STRING:
 		if (t != MSG_T_STR)
 			break;
-		msg_get_str(r, &v->s, &v->len);
+		if (msg_get_str(r, &v->s, &v->len) == -1) {
+			snprintf(err, errlen, "field %s: %s", f->name,
+			    msg_error(r));
+			return (-1);
+		}
 		if (!msg_valid_utf8(v->s, v->len)) {
 			snprintf(err, errlen, "field %s: invalid UTF-8",
 			    f->name);
@@ -250,7 +270,7 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 			return (-1);
 		}
 		tns = st->fields[time_idx].type == CONF_FT_INT ?
-		    tv->i * NS_PER_SEC : (int64_t)llround(d * 1e9);
+		    tv->i * NS_PER_SEC : schema_float_ns(d);
 	}
 	if (tns == SCHEMA_NO_TIME)
 		tns = given_ns != SCHEMA_NO_TIME ? given_ns : ingest_ns;
