@@ -51,6 +51,16 @@ fwd_msg_clear(struct fwd_msg *m)
 	m->cap = cap;
 }
 
+/* Free what the message owns, entries array included. */
+void
+fwd_msg_free(struct fwd_msg *m)
+{
+	fwd_msg_clear(m);
+	free(m->entries);
+	m->entries = NULL;
+	m->cap = 0;
+}
+
 static struct fwd_entry *
 fwd_add(struct fwd_msg *m, size_t max_entries)
 {
@@ -311,6 +321,23 @@ fwd_parse(const uint8_t *buf, size_t len, size_t max_inflate,
 		return (-1);
 	}
 	t = msg_peek(&r);
+	if (t == MSG_T_ARRAY) {
+		/*
+		 * Forward's entries are arrays; an array that starts with a
+		 * time is a Message whose time slot is [time, metadata]
+		 * (v1.5).
+		 */
+		struct msg_reader	look = r;
+		uint32_t		k;
+		enum msg_type		ft;
+
+		if (msg_get_array(&look, &k) == 0 && k >= 1) {
+			ft = msg_peek(&look);
+			if (ft == MSG_T_UINT || ft == MSG_T_INT ||
+			    ft == MSG_T_EXT || ft == MSG_T_FLOAT)
+				t = MSG_T_EXT;
+		}
+	}
 	switch (t) {
 	case MSG_T_UINT:
 	case MSG_T_INT:

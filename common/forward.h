@@ -56,6 +56,7 @@ struct fwd_msg {
 
 void	fwd_msg_init(struct fwd_msg *);
 void	fwd_msg_clear(struct fwd_msg *);
+void	fwd_msg_free(struct fwd_msg *);
 int	fwd_parse(const uint8_t *, size_t, size_t, size_t, struct fwd_msg *,
 	    char **);
 int	fwd_gunzip(const uint8_t *, size_t, size_t, uint8_t **, size_t *,

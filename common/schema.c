@@ -202,8 +202,8 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 			    memcmp(st->fields[i].name, key, klen) == 0)
 				break;
 		if (i == st->nfields) {
-			if (msg_valid_utf8(key, klen) && klen <= 64 &&
-			    memchr(key, '\0', klen) == NULL)
+			if (klen > 0 && klen <= CONF_NAME_MAX &&
+			    conf_valid_name(key, klen))
 				snprintf(err, errlen, "field %.*s: not in the "
 				    "schema of stream %s", (int)klen, key,
 				    st->name);
