@@ -47,6 +47,10 @@ COMMON_LIB	:= $(BUILD)/libcommon.a
 CLI_SRCS	:= $(sort $(wildcard cli/*.c))
 CLI_OBJS	:= $(CLI_SRCS:%.c=$(BUILD)/%.o)
 
+# The daemons: one directory each, every .c file in it.
+INGESTD_SRCS	:= $(sort $(wildcard daemons/ingestd/*.c))
+INGESTD_OBJS	:= $(INGESTD_SRCS:%.c=$(BUILD)/%.o)
+
 # Unit tests: one Check suite per common/ module, tests/unit/test_<m>.c.
 UNIT_SRCS	:= $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -57,7 +61,7 @@ TESTLIB_OBJS	:= $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS	:= $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS	:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
 
-BINS		:= $(BUILD)/bin/lamina
+BINS		:= $(BUILD)/bin/lamina $(BUILD)/bin/lamina-ingestd
 
 .PHONY: all deps check check-build check-run run bench valgrind install \
 	clean tests
@@ -83,6 +87,10 @@ $(COMMON_LIB): $(COMMON_OBJS)
 $(BUILD)/bin/lamina: $(CLI_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(COMMON_LIB) $(LIBS)
+
+$(BUILD)/bin/lamina-ingestd: $(INGESTD_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(INGESTD_OBJS) $(COMMON_LIB) $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TESTLIB_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -26,6 +26,8 @@
 #include "version.h"
 
 static const struct cli_cmd	cli_cmds[] = {
+	{ "send", "send STREAM [FILE]", cmd_send },
+	{ "status", "status", cmd_status },
 	{ "dump", "dump STREAM [--from OFFSET] [--limit N]", cmd_dump },
 	{ "verify", "verify [STREAM...]", cmd_verify },
 	{ NULL, NULL, NULL }

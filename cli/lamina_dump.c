@@ -86,7 +86,7 @@ cmd_dump(struct conf *conf, int argc, char **argv)
 	char				*cause;
 	int				 ch, rc;
 
-	optind = 1;
+	optind = 0;	/* glibc: a full reset, after main's getopt */
 	while ((ch = getopt_long(argc, argv, "f:n:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':

@@ -18,6 +18,7 @@
  */
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,16 @@
 #include "xmalloc.h"
 
 static struct json_object *msgjson_value(struct msg_reader *, int, char **);
+
+/* Append ".0" to a number written without a point or exponent. */
+static void
+msgjson_add_point(char *buf, size_t size)
+{
+	size_t	n = strlen(buf);
+
+	if (n + 3 <= size)
+		memcpy(buf + n, ".0", 3);
+}
 
 /* ns since the epoch as 2026-11-27T08:59:00.123456789Z. */
 char *
@@ -83,6 +94,32 @@ msgjson_base64(const uint8_t *p, size_t len)
 	o = json_object_new_string(s);
 	free(s);
 	return (o);
+}
+
+/*
+ * A double written with the fewest digits that read back as the same
+ * value (json-c's default prints 17 significant digits: 0.1 becomes
+ * 0.10000000000000001).  Infinities and NaN, which JSON lacks, become null.
+ */
+static struct json_object *
+msgjson_double(double d)
+{
+	char	buf[64];
+	int	prec;
+
+	if (!isfinite(d))
+		return (NULL);
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (prec == 17)
+		snprintf(buf, sizeof(buf), "%.17g", d);
+	/* Keep it a JSON number that reads back as a float. */
+	if (strpbrk(buf, ".eEn") == NULL)
+		msgjson_add_point(buf, sizeof(buf));
+	return (json_object_new_double_s(d, buf));
 }
 
 /* An extension value: timestamps as text, others as base64. */
@@ -140,7 +177,7 @@ msgjson_value(struct msg_reader *r, int depth, char **cause)
 		return (json_object_new_int64(iv));
 	case MSG_T_FLOAT:
 		msg_get_float(r, &d);
-		return (json_object_new_double(d));
+		return (msgjson_double(d));
 	case MSG_T_STR:
 		msg_get_str(r, &s, &len);
 		return (json_object_new_string_len(s, (int)len));

@@ -108,6 +108,7 @@ struct rpc_server {
 	struct event		*lev;		/* accept */
 	struct event		*backoff;	/* accept again after EMFILE */
 	const struct rpc_method	*table;
+	rpc_frame_cb		 frame_cb;	/* raw mode, or NULL */
 	void			*arg;
 	struct rpc_limits	 limits;
 	rpc_conn_cb		 on_connect;
@@ -119,6 +120,9 @@ struct rpc_server {
 	struct rpc_stats	 stats;
 };
 
+static struct rpc_server *rpc_server_create(struct event_base *, int,
+		    const struct rpc_method *, rpc_frame_cb, void *,
+		    const struct rpc_limits *);
 static void	conn_read_cb(int, short, void *);
 static void	conn_write_cb(int, short, void *);
 static void	conn_fail(struct rpc_conn *, const char *);
@@ -721,7 +725,11 @@ conn_process(struct rpc_conn *c)
 			conn_protocol_error(c, cause);
 			break;
 		}
-		conn_dispatch(c, frame, len);
+		if (c->srv->frame_cb != NULL) {
+			c->srv->stats.requests++;
+			c->srv->frame_cb(c, frame, len, c->srv->arg);
+		} else
+			conn_dispatch(c, frame, len);
 		if ((c->flags & (CONN_CLOSING | CONN_GONE)) == 0)
 			conn_check_pause(c);
 	}
@@ -833,6 +841,46 @@ rpc_conn_close(struct rpc_conn *c)
 	c->flags |= CONN_CLOSING;
 	event_del(c->rev);
 	event_active(c->wev, EV_WRITE, 1);
+}
+
+/*
+ * Raw mode: queue bytes that are already one or more whole msgpack
+ * objects (a Forward ack).  To a connection that is gone, discarded.
+ */
+void
+rpc_conn_send(struct rpc_conn *c, const void *buf, size_t len)
+{
+	if (c->flags & CONN_GONE)
+		return;
+	conn_begin(c);
+	conn_pack_raw(c, buf, len);
+	c->flags &= ~CONN_BUILDING;
+	conn_queued(c);
+}
+
+/*
+ * Raw mode: count work started for c that will be answered later (a chunk
+ * waiting for its ack), so that backpressure and an orderly close after
+ * the peer's EOF wait for it as they do for pending requests.
+ */
+void
+rpc_conn_work_begin(struct rpc_conn *c)
+{
+	c->pending++;
+}
+
+/* The work counted by rpc_conn_work_begin() is answered. */
+void
+rpc_conn_work_end(struct rpc_conn *c)
+{
+	if (c->pending == 0)
+		fatalx("rpc: connection %llu: work ended twice",
+		    (unsigned long long)c->id);
+	c->pending--;
+	if ((c->flags & CONN_GONE) == 0) {
+		conn_check_resume(c);
+		conn_check_done(c);
+	}
 }
 
 /*
@@ -1056,6 +1104,26 @@ struct rpc_server *
 rpc_server_new(struct event_base *base, int fd, const struct rpc_method *table,
     void *arg, const struct rpc_limits *limits)
 {
+	return (rpc_server_create(base, fd, table, NULL, arg, limits));
+}
+
+/*
+ * A server in raw mode: no RPC dispatch, each complete msgpack object a
+ * peer sends is passed to fn (borrowed for the call), with the same
+ * limits, backpressure and output handling.  Fluentd Forward uses it.
+ */
+struct rpc_server *
+rpc_server_new_raw(struct event_base *base, int fd, rpc_frame_cb fn,
+    void *arg, const struct rpc_limits *limits)
+{
+	return (rpc_server_create(base, fd, NULL, fn, arg, limits));
+}
+
+static struct rpc_server *
+rpc_server_create(struct event_base *base, int fd,
+    const struct rpc_method *table, rpc_frame_cb fn, void *arg,
+    const struct rpc_limits *limits)
+{
 	struct rpc_server	*srv;
 
 	if (limits->max_message < 16 || limits->max_output == 0)
@@ -1064,6 +1132,7 @@ rpc_server_new(struct event_base *base, int fd, const struct rpc_method *table,
 	srv->base = base;
 	srv->fd = fd;
 	srv->table = table;
+	srv->frame_cb = fn;
 	srv->arg = arg;
 	srv->limits = *limits;
 	if (srv->limits.max_pending == 0)

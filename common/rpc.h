@@ -130,6 +130,8 @@ struct rpc_request;
 typedef void (*rpc_handler)(struct rpc_request *, struct msg_reader *,
     void *);
 typedef void (*rpc_conn_cb)(struct rpc_conn *, const char *, void *);
+typedef void (*rpc_frame_cb)(struct rpc_conn *, const uint8_t *, size_t,
+    void *);
 
 struct rpc_method {
 	const char	*name;
@@ -166,6 +168,8 @@ struct rpc_stats {
 
 struct rpc_server *rpc_server_new(struct event_base *, int,
 	    const struct rpc_method *, void *, const struct rpc_limits *);
+struct rpc_server *rpc_server_new_raw(struct event_base *, int,
+	    rpc_frame_cb, void *, const struct rpc_limits *);
 void	 rpc_server_free(struct rpc_server *);
 void	 rpc_server_close_listener(struct rpc_server *);
 void	 rpc_server_set_hooks(struct rpc_server *, rpc_conn_cb, rpc_conn_cb,
@@ -193,6 +197,9 @@ void	*rpc_conn_get_data(const struct rpc_conn *);
 msgpack_packer *rpc_conn_notify_begin(struct rpc_conn *, const char *);
 void	 rpc_conn_notify_end(struct rpc_conn *);
 void	 rpc_conn_close(struct rpc_conn *);
+void	 rpc_conn_send(struct rpc_conn *, const void *, size_t);
+void	 rpc_conn_work_begin(struct rpc_conn *);
+void	 rpc_conn_work_end(struct rpc_conn *);
 
 /*
  * Asynchronous client.  A call is rpc_client_call_begin(), packing the

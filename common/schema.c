@@ -252,6 +252,27 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 		    strcmp(st->fields[i].name, st->time_field) == 0)
 			time_idx = (int)i;
 	}
+	/*
+	 * A time that came with the event (Forward's time slot) fills the
+	 * stream's time field when the record lacks it, so that the stored
+	 * event always carries its time where the schema says.
+	 */
+	if (time_idx < 0 && given_ns != SCHEMA_NO_TIME &&
+	    st->time_field != NULL) {
+		for (i = 0; i < st->nfields; i++)
+			if (strcmp(st->fields[i].name, st->time_field) == 0)
+				break;
+		if (i < st->nfields && seen[i] != 1) {
+			seen[i] = 1;
+			present++;
+			vals[i].type = MSG_T_FLOAT;
+			vals[i].i = given_ns / NS_PER_SEC -
+			    (given_ns % NS_PER_SEC < 0);
+			vals[i].f = (double)vals[i].i +
+			    (double)(given_ns - vals[i].i * NS_PER_SEC) / 1e9;
+			tns = given_ns;
+		}
+	}
 	for (i = 0; i < st->nfields; i++) {
 		if (seen[i] != 1 && st->fields[i].required) {
 			snprintf(err, errlen, "field %s: required but missing",

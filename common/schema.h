@@ -19,7 +19,7 @@
  * readers meet one shape.  The event time comes from the stream's time
  * field (epoch seconds as int or float, or a MessagePack timestamp, or a
  * Fluentd EventTime), else from a time given with the event (Forward's time
- * slot), else it is the ingest time.
+ * slot), which then also fills the time field, else it is the ingest time.
  */
 
 #ifndef LAMINA_SCHEMA_H

@@ -107,6 +107,21 @@ run(const struct conf_stream *st, int64_t given, int64_t ingest)
 	    sizeof(err)));
 }
 
+/* Refused with exactly want, with this given time, packing nothing. */
+static void
+refused_at(const struct conf_stream *st, int64_t given, const char *want)
+{
+	size_t	before;
+
+	msgpack_pack_nil(&opk);		/* earlier output stays as it is */
+	before = out.size;
+	ens = 42;
+	ck_assert_int_eq(run(st, given, INGEST_NS), -1);
+	ck_assert_str_eq(err, want);
+	ck_assert_uint_eq(out.size, before);
+	ck_assert_int_eq(ens, 42);
+}
+
 /* The event must be refused with exactly want, packing nothing. */
 static void
 refused(const struct conf_stream *st, const char *want)
@@ -673,7 +688,12 @@ START_TEST(test_required)
 	msgpack_pack_map(&ipk, 2);
 	kv_str("url", "/");
 	kv_str("user", "alice");
-	refused(&pageviews, "field time: required but missing");
+	refused_at(&pageviews, SCHEMA_NO_TIME,
+	    "field time: required but missing");
+	/* A time given with the event (Forward's slot) fills the field. */
+	msgpack_sbuffer_clear(&out);
+	ck_assert_int_eq(run(&pageviews, GIVEN_NS, INGEST_NS), 0);
+	ck_assert_int_eq(ens, GIVEN_NS);
 
 	/* The first missing field in schema order is named. */
 	msgpack_sbuffer_clear(&in);
@@ -693,7 +713,8 @@ START_TEST(test_required)
 	kv_str("url", "/");
 	kv_str("user", "alice");
 	kv_nil("time");
-	refused(&pageviews, "field time: required but missing");
+	refused_at(&pageviews, SCHEMA_NO_TIME,
+	    "field time: required but missing");
 }
 END_TEST
 
@@ -1129,13 +1150,13 @@ END_TEST
 /* Without a time field value: the given time, else the ingest time. */
 START_TEST(test_time_fallback)
 {
-	static const char *const keys[] = { "id" };
+	static const char *const keys[] = { "id", "ts" };
 
-	/* Optional time field absent. */
+	/* Optional time field absent: the given time fills it. */
 	msgpack_pack_map(&ipk, 1);
 	kv_int("id", 1);
 	ck_assert_int_eq(accepted(&clicks, GIVEN_NS), GIVEN_NS);
-	expect_keys(keys, 1);
+	expect_keys(keys, 2);
 	msgpack_sbuffer_clear(&out);
 	ck_assert_int_eq(accepted(&clicks, SCHEMA_NO_TIME), INGEST_NS);
 
@@ -1146,7 +1167,7 @@ START_TEST(test_time_fallback)
 	kv_int("id", 1);
 	kv_nil("ts");
 	ck_assert_int_eq(accepted(&clicks, GIVEN_NS), GIVEN_NS);
-	expect_keys(keys, 1);
+	expect_keys(keys, 2);
 	msgpack_sbuffer_clear(&out);
 	ck_assert_int_eq(accepted(&clicks, SCHEMA_NO_TIME), INGEST_NS);
 
