@@ -17,6 +17,7 @@ OPT		?= -O2
 PREFIX		?= /usr/local
 DESTDIR		?=
 
+NPROC		:= $(shell nproc 2>/dev/null || echo 2)
 PKGS		:= libevent libevent_pthreads sqlite3 msgpack yaml-0.1 \
 		   libsystemd json-c zlib
 TEST_PKGS	:= check
@@ -71,53 +72,67 @@ all: $(BINS)
 deps:
 	@scripts/install-deps
 
+# V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/unit/lib/%.o: tests/unit/lib/%.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit/lib -c -o $@ $<
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit/lib -c -o $@ $<
 
 $(COMMON_LIB): $(COMMON_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)rm -f $@
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/bin/lamina: $(CLI_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(COMMON_LIB) $(LIBS)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(COMMON_LIB) $(LIBS)
 
 $(BUILD)/bin/lamina-ingestd: $(INGESTD_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(INGESTD_OBJS) $(COMMON_LIB) $(LIBS)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(INGESTD_OBJS) $(COMMON_LIB) $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TESTLIB_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit/lib $(LDFLAGS) -o $@ \
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit/lib $(LDFLAGS) -o $@ \
 	    $< $(TESTLIB_OBJS) $(COMMON_LIB) $(TEST_LIBS) $(LIBS)
 
 $(BUILD)/bin/bench_%: bench/bench_%.c $(COMMON_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LIBS)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LIBS)
 
 tests: $(BINS) $(UNIT_BINS)
 
 # The README's test command.  Packages first, in their own make so that
 # pkg-config sees them, then the sanitizer build and the runner.
 check: deps
-	@$(MAKE) --no-print-directory BUILD=build/check \
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/check \
 	    SANITIZE=address,undefined OPT=-O1 check-run
 
 check-run: tests
 	@tests/run $(BUILD)
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@scripts/demo $(BUILD)
 
 bench: deps
-	@$(MAKE) --no-print-directory BUILD=build/release OPT=-O2 \
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/release OPT=-O2 \
 	    build/release/bin/lamina $(BENCH_SRCS:bench/%.c=build/release/bin/%)
 	@bench/run build/release
 

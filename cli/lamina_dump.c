@@ -84,7 +84,7 @@ cmd_dump(struct conf *conf, int argc, char **argv)
 	struct master_record		 rec;
 	uint64_t			 from = 0, limit = UINT64_MAX, n = 0;
 	char				*cause;
-	int				 ch, rc;
+	int				 ch, rc = 0;
 
 	optind = 0;	/* glibc: a full reset, after main's getopt */
 	while ((ch = getopt_long(argc, argv, "f:n:", longopts, NULL)) != -1) {

@@ -112,8 +112,9 @@ ingestd_pack_status(struct ingestd *d, msgpack_packer *pk)
 	struct rpc_stats	 rs, fs;
 	struct istream		*st;
 	int64_t			 lat[INGESTD_LATENCIES];
+	struct subscriber	*sub;
 	uint64_t		 acc = 0, ref = 0, qua = 0;
-	size_t			 i, nlat;
+	size_t			 i, nlat, nsub;
 
 	rpc_server_stats(d->rpc, &rs);
 	memset(&fs, 0, sizeof(fs));
@@ -187,7 +188,10 @@ ingestd_pack_status(struct ingestd *d, msgpack_packer *pk)
 	    0);
 	msg_pack_kv_double(pk, "max_us", nlat ? lat[nlat - 1] / 1e3 : 0);
 
-	msg_pack_kv_uint(pk, "subscribers", 0);
+	nsub = 0;
+	TAILQ_FOREACH(sub, &d->subscribers, entry)
+		nsub++;
+	msg_pack_kv_uint(pk, "subscribers", nsub);
 }
 
 /* status [] -> map */
