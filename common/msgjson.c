@@ -164,28 +164,36 @@ msgjson_value(struct msg_reader *r, int depth, char **cause)
 	}
 	switch (msg_peek(r)) {
 	case MSG_T_NIL:
-		msg_get_nil(r);
+		if (msg_get_nil(r) == -1)
+			break;
 		return (NULL);
 	case MSG_T_BOOL:
-		msg_get_bool(r, &bv);
+		if (msg_get_bool(r, &bv) == -1)
+			break;
 		return (json_object_new_boolean(bv));
 	case MSG_T_UINT:
-		msg_get_uint(r, &u);
+		if (msg_get_uint(r, &u) == -1)
+			break;
 		return (json_object_new_uint64(u));
 	case MSG_T_INT:
-		msg_get_int(r, &iv);
+		if (msg_get_int(r, &iv) == -1)
+			break;
 		return (json_object_new_int64(iv));
 	case MSG_T_FLOAT:
-		msg_get_float(r, &d);
+		if (msg_get_float(r, &d) == -1)
+			break;
 		return (msgjson_double(d));
 	case MSG_T_STR:
-		msg_get_str(r, &s, &len);
+		if (msg_get_str(r, &s, &len) == -1 || len > INT32_MAX)
+			break;
 		return (json_object_new_string_len(s, (int)len));
 	case MSG_T_BIN:
-		msg_get_bin(r, &b, &len);
+		if (msg_get_bin(r, &b, &len) == -1)
+			break;
 		return (msgjson_base64(b, len));
 	case MSG_T_EXT:
-		msg_get_ext(r, &et, &b, &len);
+		if (msg_get_ext(r, &et, &b, &len) == -1)
+			break;
 		return (msgjson_ext(et, b, len));
 	case MSG_T_ARRAY:
 		if (msg_get_array(r, &n) == -1)
@@ -206,7 +214,12 @@ msgjson_value(struct msg_reader *r, int depth, char **cause)
 		o = json_object_new_object();
 		for (i = 0; i < n; i++) {
 			if (msg_peek(r) == MSG_T_STR) {
-				msg_get_str(r, &s, &len);
+				if (msg_get_str(r, &s, &len) == -1) {
+					json_object_put(o);
+					xasprintf(cause, "malformed msgpack: %s",
+					    msg_error(r));
+					return (NULL);
+				}
 				key = xstrndup(s, len);
 			} else {
 				k = msgjson_value(r, depth + 1, cause);
