@@ -63,6 +63,13 @@
 #include "sock.h"
 #include "xmalloc.h"
 
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
 #define RPC_SHRINK_SIZE		(4 * RPC_READ_SIZE)
 #define RPC_MAX_FRAME		(SIZE_MAX / 4)
 #define RPC_ACCEPT_BATCH	64	/* connections taken per wakeup */
@@ -116,6 +123,7 @@ struct rpc_server {
 	void			*hook_arg;
 	TAILQ_HEAD(, rpc_conn)	 conns;
 	size_t			 nconns;
+	int			 held;		/* rpc_server_hold() */
 	uint64_t		 next_id;
 	struct rpc_stats	 stats;
 };
@@ -480,7 +488,7 @@ conn_check_pause(struct rpc_conn *c)
 	if (c->flags & (CONN_PAUSED | CONN_GONE | CONN_CLOSING))
 		return;
 	if (evbuffer_get_length(c->out) > srv->limits.max_output ||
-	    c->pending >= srv->limits.max_pending) {
+	    c->pending >= srv->limits.max_pending || srv->held) {
 		c->flags |= CONN_PAUSED;
 		event_del(c->rev);
 		srv->stats.pauses++;
@@ -502,7 +510,7 @@ conn_check_resume(struct rpc_conn *c)
 	    (c->flags & (CONN_GONE | CONN_CLOSING)))
 		return;
 	if (evbuffer_get_length(c->out) > srv->limits.max_output / 2 ||
-	    c->pending > srv->limits.max_pending / 2)
+	    c->pending > srv->limits.max_pending / 2 || srv->held)
 		return;
 	c->flags &= ~CONN_PAUSED;
 	if ((c->flags & CONN_EOF) == 0)
@@ -1157,6 +1165,27 @@ rpc_server_set_hooks(struct rpc_server *srv, rpc_conn_cb on_connect,
 	srv->on_connect = on_connect;
 	srv->on_close = on_close;
 	srv->hook_arg = arg;
+}
+
+/*
+ * Stop (on) or resume (off) reading from every connection, for a daemon
+ * whose own backlog is full: the clients wait in their socket buffers
+ * instead of our memory.  Replies and notifications still go out.
+ */
+void
+rpc_server_hold(struct rpc_server *srv, int on)
+{
+	struct rpc_conn	*c, *next;
+
+	if (srv == NULL || srv->held == !!on)
+		return;
+	srv->held = !!on;
+	TAILQ_FOREACH_SAFE(c, &srv->conns, entry, next) {
+		if (on)
+			conn_check_pause(c);
+		else
+			conn_check_resume(c);
+	}
 }
 
 /* Stop accepting and close the listening socket; clients stay. */

@@ -172,6 +172,7 @@ struct rpc_server *rpc_server_new_raw(struct event_base *, int,
 	    rpc_frame_cb, void *, const struct rpc_limits *);
 void	 rpc_server_free(struct rpc_server *);
 void	 rpc_server_close_listener(struct rpc_server *);
+void	 rpc_server_hold(struct rpc_server *, int);
 void	 rpc_server_set_hooks(struct rpc_server *, rpc_conn_cb, rpc_conn_cb,
 	    void *);
 void	 rpc_server_stats(const struct rpc_server *, struct rpc_stats *);

@@ -126,6 +126,8 @@ struct ingestd {
 	struct syncer		*syncer;
 	int			 interval_sync;	/* the running sync is one of
 						   fsync: interval */
+	int			 held;		/* clients held: backlog full */
+	uint64_t		 holds;		/* times they were */
 
 	struct subscribers	 subscribers;
 	struct chunks		*chunks;

@@ -129,13 +129,43 @@ commit_add_waiter(struct ingestd *d, struct waiter *w)
 	TAILQ_INSERT_TAIL(&d->waiters, w, entry);
 }
 
+/*
+ * Hold (or release) every client while the events appended but not yet
+ * written exceed sockets.max_client_buffer: memory stays bounded and the
+ * clients wait in their socket buffers until the running sync is done.
+ */
+static void
+commit_hold(struct ingestd *d, int on)
+{
+	if (d->held == on)
+		return;
+	d->held = on;
+	if (on)
+		d->holds++;
+	rpc_server_hold(d->rpc, on);
+	rpc_server_hold(d->fwd, on);
+	rpc_server_hold(d->fwd_tcp, on);
+}
+
 /* Something was appended or quarantined: run a cycle soon. */
 void
 commit_schedule(struct ingestd *d)
 {
+	struct master_stats	ms;
+	size_t			i;
+	uint64_t		backlog = 0;
+
 	d->dirty = 1;
-	if (!d->inflight)
+	if (!d->inflight) {
 		event_active(d->commit_ev, EV_TIMEOUT, 1);
+		return;
+	}
+	for (i = 0; i < d->nstreams; i++) {
+		master_stats(d->streams[i].ms, &ms);
+		backlog += ms.buffered_bytes;
+	}
+	if (backlog > d->conf->max_client_buffer)
+		commit_hold(d, 1);
 }
 
 static void
@@ -211,6 +241,7 @@ commit_start(struct ingestd *d)
 		st->syncing = 1;
 		fds[nfds++] = master_sync_begin(st->ms, &st->sync_upto);
 	}
+	commit_hold(d, 0);		/* the backlog is written */
 	d->inflight = 1;
 	if (always && nfds > 0)
 		syncer_submit(d->syncer, fds, nfds);

@@ -162,13 +162,14 @@ ingestd_pack_status(struct ingestd *d, msgpack_packer *pk)
 	msg_pack_kv_uint(pk, "quarantined", qua);
 
 	msg_pack_str(pk, "clients");
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, 6);
 	msg_pack_kv_uint(pk, "rpc", rs.clients);
 	msg_pack_kv_uint(pk, "forward", fs.clients);
 	msg_pack_kv_uint(pk, "rejected", rs.rejected + fs.rejected);
 	msg_pack_kv_uint(pk, "protocol_errors", rs.protocol_errors +
 	    fs.protocol_errors);
 	msg_pack_kv_uint(pk, "paused", rs.paused + fs.paused);
+	msg_pack_kv_uint(pk, "backlog_holds", d->holds);
 
 	msg_pack_str(pk, "forward");
 	msgpack_pack_map(pk, 4);
