@@ -46,6 +46,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "conf_int.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -67,25 +68,6 @@
 #define CONF_SUN_MAX	107			/* sun_path less its NUL */
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* A YAML node with its position.  Maps hold key, value, key, value... */
-enum node_kind {
-	NODE_SCALAR,
-	NODE_MAP,
-	NODE_SEQ,
-	NODE_BAD		/* refused (alias, tag); already reported */
-};
-
-struct node {
-	enum node_kind	 kind;
-	char		*s;		/* scalar text, NUL-terminated */
-	size_t		 len;
-	int		 null;		/* plain "", "~" or "null" */
-	int		 empty;		/* null with no text at all */
-	int		 line, col;	/* 1-based */
-	struct node	*kids;
-	size_t		 nkids;
-};
 
 struct conf_err {
 	int		 line, col;	/* 0: about the whole file */
@@ -133,12 +115,12 @@ struct conf_section {
 			    const struct node *, const struct node *);
 };
 
-typedef void (*conf_pair_fn)(struct loader *, const char *,
-    const struct node *, const struct node *, void *);
 
 static const char *conf_check_group(struct conf *, const char *);
 static const char *conf_check_hostport(struct conf *, const char *);
 static void	conf_streams(struct loader *, const char *,
+		    const struct node *, const struct node *);
+static void	conf_views_save(struct loader *, const char *,
 		    const struct node *, const struct node *);
 
 static const char *const conf_fsync_names[] = {
@@ -227,6 +209,7 @@ static const struct conf_section conf_sections[] = {
 	{ "ingest", NULL },
 	{ "batch", NULL },
 	{ "streams", conf_streams },
+	{ "views", conf_views_save },
 };
 
 /* The state of one conf_load(). */
@@ -252,6 +235,9 @@ struct loader {
 
 	size_t			 streams_cap;
 	int			 streams_full;
+
+	/* views: kept until the streams are known (conf_finish). */
+	const struct node	*views_key, *views_val;
 };
 
 /* A stream being read. */
@@ -274,9 +260,6 @@ struct field_ctx {
 static void	conf_verror(struct loader *, const struct node *,
 		    const char *, const char *, const char *, va_list)
 		    __attribute__((__format__(__printf__, 5, 0)));
-static void	conf_error(struct loader *, const struct node *,
-		    const char *, const char *, const char *, ...)
-		    __attribute__((__format__(__printf__, 5, 6)));
 static void	conf_ferror(struct loader *, const char *, ...)
 		    __attribute__((__format__(__printf__, 2, 3)));
 
@@ -307,7 +290,7 @@ conf_err_add(struct loader *l, int line, int col, char *msg)
  * and anything past CONF_SHOW_MAX bytes becomes "...".  Names and values
  * come from the user and end up on terminals and in the journal.
  */
-static char *
+char *
 conf_show(const char *s, size_t len)
 {
 	char		*out, *p;
@@ -355,7 +338,7 @@ conf_verror(struct loader *l, const struct node *at, const char *key,
 	conf_err_add(l, line, col, msg);
 }
 
-static void
+void
 conf_error(struct loader *l, const struct node *at, const char *key,
     const char *value, const char *fmt, ...)
 {
@@ -738,7 +721,7 @@ conf_find_dups(const struct node *map, int *dup)
 }
 
 /* Where to report a problem with a value: an empty value has no place. */
-static const struct node *
+const struct node *
 conf_at(const struct node *key, const struct node *val)
 {
 	if (val->kind == NODE_SCALAR && val->empty)
@@ -752,7 +735,7 @@ conf_at(const struct node *key, const struct node *val)
  * pair's own path.  Null is an empty mapping.  Duplicate and non-scalar
  * keys are reported here.  Returns -1 if val is not a mapping.
  */
-static int
+int
 conf_walk(struct loader *l, const char *path, const struct node *key,
     const struct node *val, conf_pair_fn fn, void *arg)
 {
@@ -890,7 +873,7 @@ conf_eq_nocase(const char *a, const char *b)
  * Read an optionally signed decimal integer.  Returns 0, -1 if s is not
  * one, 1 if it is one but does not fit in int64_t.
  */
-static int
+int
 conf_parse_int(const char *s, int64_t *v)
 {
 	uint64_t	 u = 0, lim;
@@ -934,7 +917,7 @@ conf_parse_mode(const char *s, uint64_t *v)
 	return (0);
 }
 
-static int
+int
 conf_parse_bool(const char *s, uint64_t *v)
 {
 	if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 ||
@@ -1384,7 +1367,7 @@ conf_top(struct loader *l, const char *path, const struct node *key,
  * streams:
  */
 
-static const char conf_name_rule[] = "1 to 64 letters, digits, '_', '.' "
+const char conf_name_rule[] = "1 to 64 letters, digits, '_', '.' "
     "or '-', starting with a letter";
 
 /* One key of a field's long form: {type: string, required: false}. */
@@ -1605,6 +1588,22 @@ conf_streams(struct loader *l, const char *path, const struct node *key,
 	conf_walk(l, path, key, val, conf_stream, NULL);
 }
 
+/* views: read in conf_finish, once every stream is known. */
+static void
+conf_views_save(struct loader *l, const char *path, const struct node *key,
+    const struct node *val)
+{
+	(void)path;
+	l->views_key = key;
+	l->views_val = val;
+}
+
+struct conf *
+conf_loader_conf(struct loader *l)
+{
+	return (l->conf);
+}
+
 /*
  * Checks after the walk.
  */
@@ -1755,6 +1754,9 @@ conf_finish(struct loader *l)
 		conf_error(l, l->keyat[fi], "ingest.fsync_interval",
 		    l->keyat[fi]->s,
 		    "fsync_interval is only used with fsync: interval");
+
+	if (l->views_val != NULL)
+		conf_views(l, l->views_key, l->views_val);
 }
 
 /*
@@ -1857,6 +1859,7 @@ conf_free(struct conf *c)
 		free(st->time_field);
 	}
 	free(c->streams);
+	conf_views_free(c);
 	free(c->file);
 	free(c);
 }

@@ -66,6 +66,79 @@ struct conf_socket {
 	char		*path;		/* absolute, resolved against run_dir */
 };
 
+/* Views: see docs/CONFIG.md, section views. */
+enum conf_mkind {
+	CONF_M_COUNT,
+	CONF_M_SUM,
+	CONF_M_MIN,
+	CONF_M_MAX,
+	CONF_M_DISTINCT,	/* HyperLogLog++ */
+	CONF_M_QUANTILE,	/* DDSketch */
+	CONF_M_TOP		/* Space-Saving */
+};
+
+struct conf_metric {
+	char		*name;
+	enum conf_mkind	 kind;
+	char		*field;		/* NULL for count */
+	int		 field_idx;	/* in the stream's fields, or -1 */
+	int		 precision;	/* distinct: 4 to 18, default 14 */
+	double		 accuracy;	/* quantile: default 0.01 */
+	int		 max_bins;	/* quantile: default 4096 */
+	int		 k;		/* top: default 10 */
+};
+
+enum conf_fop {
+	CONF_OP_EQ,
+	CONF_OP_NE,
+	CONF_OP_IN,
+	CONF_OP_NOT_IN,
+	CONF_OP_GT,
+	CONF_OP_GE,
+	CONF_OP_LT,
+	CONF_OP_LE
+};
+
+/* A constant of a filter, of its field's type. */
+struct conf_value {
+	int64_t		 i;		/* int, bool */
+	double		 f;		/* float */
+	char		*s;		/* string */
+	size_t		 len;
+};
+
+struct conf_filter {
+	char		*field;
+	int		 field_idx;
+	enum conf_ftype	 type;
+	enum conf_fop	 op;
+	struct conf_value *vals;	/* one, or the set of in/not_in */
+	size_t		 nvals;
+};
+
+struct conf_view {
+	char		*name;
+	char		*stream;
+	int		 stream_idx;
+	uint64_t	 bucket_ms;	/* a whole number of seconds */
+	char		**group_by;
+	int		*group_idx;	/* in the stream's fields */
+	size_t		 ngroup;
+	struct conf_filter *filters;	/* all must hold */
+	size_t		 nfilters;
+	struct conf_metric *metrics;
+	size_t		 nmetrics;
+	char		*canonical;	/* the definition, canonically */
+	uint64_t	 fingerprint;	/* hash of canonical */
+	int		 line, column;
+};
+
+#define CONF_VIEWS_MAX		256
+#define CONF_GROUP_MAX		8
+#define CONF_METRICS_MAX	64
+#define CONF_FILTERS_MAX	64
+#define CONF_SET_MAX		1024
+
 struct conf {
 	char		*file;		/* the file that was loaded */
 	char		*data_dir;	/* absolute */
@@ -99,6 +172,10 @@ struct conf {
 	/* streams: */
 	struct conf_stream *streams;
 	size_t		 nstreams;
+
+	/* views: */
+	struct conf_view *views;
+	size_t		 nviews;
 };
 
 struct conf	*conf_load(const char *, char ***, size_t *);
@@ -111,5 +188,7 @@ int		 conf_valid_name(const char *, size_t);
 int		 conf_parse_size(const char *, uint64_t *);
 int		 conf_parse_duration(const char *, uint64_t *);
 const char	*conf_ftype_name(enum conf_ftype);
+struct conf_view *conf_find_view(const struct conf *, const char *);
+const char	*conf_mkind_name(enum conf_mkind);
 
 #endif
