@@ -1,0 +1,272 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * Exact sums of doubles: cancellation, order independence to the bit,
+ * agreement with an independent exact computation (a 128-bit fixed-point
+ * sum, converted with the compiler's correctly rounded conversion),
+ * subnormals and the ends of the range, merging, serialization and
+ * hostile serialized input.
+ */
+
+#include <check.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "msg.h"
+#include "xsum.h"
+
+static uint64_t	rng = 88172645463325252ULL;
+
+static uint64_t
+next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (rng);
+}
+
+static double
+sum_of(const double *v, size_t n)
+{
+	struct xsum	x;
+	double		r;
+	size_t		i;
+
+	xsum_init(&x);
+	for (i = 0; i < n; i++)
+		xsum_add(&x, v[i]);
+	r = xsum_value(&x);
+	xsum_clear(&x);
+	return (r);
+}
+
+START_TEST(test_cancellation)
+{
+	double	v[] = { 1e100, 1.0, -1e100 };
+	double	w[] = { 0.1, 0.2, -0.3 };
+	double	z[] = { 1e308, 1e308, -1e308 };
+
+	ck_assert(sum_of(v, 3) == 1.0);
+	/* 0.1 + 0.2 - 0.3 exactly: 2^-55 + ..., not 0 and not 5.55e-17 */
+	ck_assert(sum_of(w, 3) == 2.7755575615628914e-17);
+	/* An intermediate past DBL_MAX is no problem. */
+	ck_assert(sum_of(z, 3) == 1e308);
+	ck_assert(sum_of(v, 0) == 0.0);
+}
+END_TEST
+
+/* Values that are multiples of 2^-40 below 2^50: an exact int128 sum. */
+START_TEST(test_against_fixed_point)
+{
+	static double	v[20000];
+	__int128	ref = 0;
+	double		want;
+	size_t		i, n = sizeof(v) / sizeof(v[0]);
+	int		round;
+
+	for (round = 0; round < 20; round++) {
+		ref = 0;
+		for (i = 0; i < n; i++) {
+			int64_t	k = (int64_t)(next() >> (14 + round)) -
+			    (int64_t)(next() >> (14 + round));
+
+			v[i] = ldexp((double)k, -40);	/* exact */
+			ref += k;
+		}
+		want = ldexp((double)ref, -40);	/* correctly rounded */
+		ck_assert_msg(sum_of(v, n) == want, "round %d: %a != %a",
+		    round, sum_of(v, n), want);
+	}
+}
+END_TEST
+
+START_TEST(test_order_independent)
+{
+	static double	v[5000];
+	double		first, r;
+	size_t		i, j, n = sizeof(v) / sizeof(v[0]);
+	int		k;
+
+	for (i = 0; i < n; i++)
+		v[i] = ldexp((double)(int64_t)next(), (int)(next() % 200) -
+		    100 - 63);
+	first = sum_of(v, n);
+	for (k = 0; k < 10; k++) {
+		for (i = n - 1; i > 0; i--) {	/* shuffle */
+			double	t;
+
+			j = next() % (i + 1);
+			t = v[i];
+			v[i] = v[j];
+			v[j] = t;
+		}
+		r = sum_of(v, n);
+		ck_assert(memcmp(&r, &first, sizeof(r)) == 0);
+	}
+}
+END_TEST
+
+START_TEST(test_merge_equals_fold)
+{
+	struct xsum	all, part[4], m;
+	double		v;
+	int		i, p;
+
+	xsum_init(&all);
+	xsum_init(&m);
+	for (p = 0; p < 4; p++)
+		xsum_init(&part[p]);
+	for (i = 0; i < 100000; i++) {
+		v = ldexp((double)(int64_t)next(), (int)(next() % 40) - 80);
+		xsum_add(&all, v);
+		xsum_add(&part[next() % 4], v);
+	}
+	xsum_merge(&m, &part[3]);
+	xsum_merge(&m, &part[1]);
+	xsum_merge(&part[0], &part[2]);
+	xsum_merge(&m, &part[0]);
+	ck_assert(xsum_equal(&m, &all));
+	ck_assert(xsum_value(&m) == xsum_value(&all));
+	xsum_clear(&all);
+	xsum_clear(&m);
+	for (p = 0; p < 4; p++)
+		xsum_clear(&part[p]);
+}
+END_TEST
+
+START_TEST(test_extremes)
+{
+	struct xsum	x;
+	int		i;
+
+	xsum_init(&x);
+	for (i = 0; i < 3; i++)
+		xsum_add(&x, 4.9406564584124654e-324);	/* 2^-1074 */
+	ck_assert(xsum_value(&x) == 3 * 4.9406564584124654e-324);
+	xsum_add(&x, -3 * 4.9406564584124654e-324);
+	ck_assert(xsum_value(&x) == 0.0);
+	xsum_add(&x, DBL_MAX);
+	xsum_add(&x, DBL_MAX);
+	ck_assert(isinf(xsum_value(&x)));
+	xsum_add(&x, -DBL_MAX);
+	ck_assert(xsum_value(&x) == DBL_MAX);
+	xsum_add(&x, -DBL_MAX);
+	xsum_add(&x, -DBL_MAX);
+	ck_assert(xsum_value(&x) == -DBL_MAX);
+	xsum_clear(&x);
+	/* Many additions: carries past the renormalisation threshold. */
+	xsum_init(&x);
+	for (i = 0; i < 3000000; i++)
+		xsum_add(&x, 0.75);
+	ck_assert(xsum_value(&x) == 2250000.0);
+	xsum_clear(&x);
+}
+END_TEST
+
+START_TEST(test_pack_roundtrip)
+{
+	struct xsum		 x, y;
+	msgpack_sbuffer		 sb, sb2;
+	msgpack_packer		 pk;
+	struct msg_reader	 r;
+	char			*cause = NULL;
+	int			 i;
+
+	xsum_init(&x);
+	xsum_init(&y);
+	for (i = 0; i < 1000; i++)
+		xsum_add(&x, (double)(int64_t)next() / 1e9);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	xsum_pack(&x, &pk);
+	msg_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(xsum_unpack(&y, &r, &cause), 0);
+	ck_assert(xsum_equal(&x, &y));
+	msgpack_sbuffer_init(&sb2);
+	msgpack_packer_init(&pk, &sb2, msgpack_sbuffer_write);
+	xsum_pack(&y, &pk);
+	ck_assert_uint_eq(sb.size, sb2.size);
+	ck_assert(memcmp(sb.data, sb2.data, sb.size) == 0);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&sb2);
+	xsum_clear(&x);
+	xsum_clear(&y);
+}
+END_TEST
+
+static void
+expect_bad(const uint8_t *buf, size_t len, const char *want)
+{
+	struct xsum		 x;
+	struct msg_reader	 r;
+	char			*cause = NULL;
+
+	xsum_init(&x);
+	msg_reader_init(&r, buf, len);
+	ck_assert_int_eq(xsum_unpack(&x, &r, &cause), -1);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	xsum_clear(&x);
+}
+
+START_TEST(test_hostile)
+{
+	static const uint8_t	notarr[] = { 0x01 };
+	static const uint8_t	toomany[] = { 0x92, 0x00, 0xdc, 0x00, 0x50 };
+	static const uint8_t	range[] = { 0x92, 0x45, 0x92, 0x01, 0x01 };
+	static const uint8_t	zerotop[] = { 0x92, 0x01, 0x92, 0x01, 0x00 };
+	static const uint8_t	bigdigit[] = { 0x92, 0x01, 0x92, 0xcf, 0x00,
+	    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01 };
+
+	expect_bad(notarr, sizeof(notarr), "xsum: expected [lo, [digits]]");
+	expect_bad(toomany, sizeof(toomany), "xsum: expected [lo, [digits]]");
+	expect_bad(range, sizeof(range),
+	    "xsum: 2 digits from 69 out of range");
+	expect_bad(zerotop, sizeof(zerotop), "xsum: digit 1 out of range");
+	expect_bad(bigdigit, sizeof(bigdigit), "xsum: digit 0 out of range");
+}
+END_TEST
+
+static Suite *
+xsum_suite(void)
+{
+	Suite	*s = suite_create("xsum");
+	TCase	*tc = tcase_create("xsum");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_cancellation);
+	tcase_add_test(tc, test_against_fixed_point);
+	tcase_add_test(tc, test_order_independent);
+	tcase_add_test(tc, test_merge_equals_fold);
+	tcase_add_test(tc, test_extremes);
+	tcase_add_test(tc, test_pack_roundtrip);
+	tcase_add_test(tc, test_hostile);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(xsum_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? 1 : 0);
+}
