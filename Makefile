@@ -51,6 +51,8 @@ CLI_OBJS	:= $(CLI_SRCS:%.c=$(BUILD)/%.o)
 # The daemons: one directory each, every .c file in it.
 INGESTD_SRCS	:= $(sort $(wildcard daemons/ingestd/*.c))
 INGESTD_OBJS	:= $(INGESTD_SRCS:%.c=$(BUILD)/%.o)
+BATCHD_SRCS	:= $(sort $(wildcard daemons/batchd/*.c))
+BATCHD_OBJS	:= $(BATCHD_SRCS:%.c=$(BUILD)/%.o)
 
 # Unit tests: one Check suite per common/ module, tests/unit/test_<m>.c.
 UNIT_SRCS	:= $(sort $(wildcard tests/unit/test_*.c))
@@ -62,7 +64,8 @@ TESTLIB_OBJS	:= $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS	:= $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS	:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
 
-BINS		:= $(BUILD)/bin/lamina $(BUILD)/bin/lamina-ingestd
+BINS		:= $(BUILD)/bin/lamina $(BUILD)/bin/lamina-ingestd \
+		   $(BUILD)/bin/lamina-batchd
 
 .PHONY: all deps check check-build check-run run bench valgrind install \
 	clean tests
@@ -104,6 +107,11 @@ $(BUILD)/bin/lamina-ingestd: $(INGESTD_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(INGESTD_OBJS) $(COMMON_LIB) $(LIBS)
+
+$(BUILD)/bin/lamina-batchd: $(BATCHD_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(BATCHD_OBJS) $(COMMON_LIB) $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TESTLIB_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -68,4 +68,17 @@
 #define PROTO_COMMITTED	"committed"
 	/* ingestd -> subscriber notification: [{stream: next offset...}] */
 
+/* lamina-batchd, batch.sock. */
+#define PROTO_RUN	"run"
+	/* operator: [] -> {run, segments, events, rows, duration_ms,
+	 *   switched} once the next run has finished */
+#define PROTO_RECOMPUTE	"recompute"
+	/* operator: [view:str] -> as run, after the run that starts the
+	 *   rebuild of view from the whole master dataset */
+	/* subscribe (as above): [] -> {view: {stream, horizon,
+	 *   fingerprint}...}; then notifications PROTO_PUBLISHED */
+#define PROTO_PUBLISHED	"published"
+	/* batchd -> subscriber notification: [{view: {stream, horizon,
+	 *   fingerprint}...}] after a run moved a published view */
+
 #endif

@@ -1,0 +1,895 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * The aggregation engine (see agg.h).
+ *
+ * Folding an event: its stored fields map (keys in schema order, as
+ * ingestd writes it) is decoded once into one struct agg_value per field;
+ * the filters are checked (a filter on an absent field is false); the row
+ * of its group is found in the partial's hash table (the key is the time
+ * bucket and the dimension values' msgpack bytes, which are canonical in
+ * the stored form); every metric's state takes the value.  Values are
+ * handed to the sketches as their msgpack bytes, so "42" and 42 stay
+ * different and any type works for distinct and top.
+ *
+ * Metric states and the operations on them are switch statements on the
+ * metric kind, kept together below: init, fold, merge, pack, unpack,
+ * equal, free.
+ */
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "agg.h"
+#include "conf.h"
+#include "ddsketch.h"
+#include "hash.h"
+#include "hll.h"
+#include "log.h"
+#include "msg.h"
+#include "topk.h"
+#include "xmalloc.h"
+#include "xsum.h"
+
+#define AGG_KEY_MAX	65536		/* bytes of one group key */
+
+struct agg_view {
+	const struct conf_view	*cv;
+	const struct conf_stream *st;
+	int64_t			 bucket_s;
+	size_t			 nfields;
+	size_t			 nmetrics;
+	int			*mfloat;	/* metric's field is a float */
+	size_t			 rowsize;
+};
+
+struct agg_partial {
+	const struct agg_view	*v;
+	struct agg_row		**tab;
+	size_t			 size;		/* power of two */
+	size_t			 nrows;
+	uint64_t		 events;	/* folded (after filters) */
+	struct agg_value	*vals;		/* scratch: one per field */
+	uint8_t			*keybuf;	/* scratch */
+};
+
+/* Compile view cv of configuration c. */
+struct agg_view *
+agg_view_new(const struct conf *c, const struct conf_view *cv)
+{
+	struct agg_view	*v;
+	size_t		 i;
+
+	v = xcalloc(1, sizeof(*v));
+	v->cv = cv;
+	v->st = &c->streams[cv->stream_idx];
+	v->bucket_s = (int64_t)(cv->bucket_ms / 1000);
+	v->nfields = v->st->nfields;
+	v->nmetrics = cv->nmetrics;
+	v->mfloat = xcalloc(v->nmetrics + 1, sizeof(*v->mfloat));
+	for (i = 0; i < v->nmetrics; i++)
+		v->mfloat[i] = cv->metrics[i].field_idx >= 0 &&
+		    v->st->fields[cv->metrics[i].field_idx].type ==
+		    CONF_FT_FLOAT;
+	v->rowsize = sizeof(struct agg_row) + v->nmetrics *
+	    sizeof(struct agg_state);
+	return (v);
+}
+
+void
+agg_view_free(struct agg_view *v)
+{
+	if (v == NULL)
+		return;
+	free(v->mfloat);
+	free(v);
+}
+
+const struct conf_view *
+agg_view_conf(const struct agg_view *v)
+{
+	return (v->cv);
+}
+
+const struct conf_stream *
+agg_view_stream(const struct agg_view *v)
+{
+	return (v->st);
+}
+
+size_t
+agg_view_nmetrics(const struct agg_view *v)
+{
+	return (v->nmetrics);
+}
+
+/*
+ * Metric states.
+ */
+
+void
+agg_state_free(const struct agg_view *v, size_t m, struct agg_state *s)
+{
+	switch (v->cv->metrics[m].kind) {
+	case CONF_M_SUM:
+		if (v->mfloat[m])
+			xsum_clear(&s->u.fsum);
+		break;
+	case CONF_M_DISTINCT:
+		hll_free(s->u.hll);
+		break;
+	case CONF_M_QUANTILE:
+		dds_free(s->u.dds);
+		break;
+	case CONF_M_TOP:
+		topk_free(s->u.topk);
+		break;
+	default:
+		break;
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+/* Fold one value (NULL: the event itself, for count) into a state. */
+static void
+state_fold(const struct agg_view *v, size_t m, struct agg_state *s,
+    const struct agg_value *val)
+{
+	const struct conf_metric	*cm = &v->cv->metrics[m];
+
+	if (cm->kind == CONF_M_COUNT) {
+		s->u.count++;
+		return;
+	}
+	if (!val->present)
+		return;
+	switch (cm->kind) {
+	case CONF_M_SUM:
+		if (v->mfloat[m])
+			xsum_add(&s->u.fsum, val->f);
+		else
+			s->u.isum += val->i;
+		break;
+	case CONF_M_MIN:
+	case CONF_M_MAX:
+		if (s->u.mm.n++ == 0) {
+			s->u.mm.i = val->i;
+			s->u.mm.f = val->f;
+		} else if (v->mfloat[m]) {
+			if (cm->kind == CONF_M_MIN ? val->f < s->u.mm.f :
+			    val->f > s->u.mm.f)
+				s->u.mm.f = val->f;
+		} else if (cm->kind == CONF_M_MIN ? val->i < s->u.mm.i :
+		    val->i > s->u.mm.i)
+			s->u.mm.i = val->i;
+		break;
+	case CONF_M_DISTINCT:
+		if (s->u.hll == NULL)
+			s->u.hll = hll_new(cm->precision);
+		hll_add(s->u.hll, val->raw, val->rawlen);
+		break;
+	case CONF_M_QUANTILE:
+		if (s->u.dds == NULL)
+			s->u.dds = dds_new(cm->accuracy, cm->max_bins);
+		dds_add(s->u.dds, val->f);
+		break;
+	case CONF_M_TOP:
+		if (s->u.topk == NULL)
+			s->u.topk = topk_new(cm->k);
+		topk_add(s->u.topk, val->raw, val->rawlen, 1);
+		break;
+	default:
+		break;
+	}
+}
+
+/* dst += src, for one metric. */
+int
+agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
+    const struct agg_state *src, char **cause)
+{
+	const struct conf_metric	*cm = &v->cv->metrics[m];
+
+	switch (cm->kind) {
+	case CONF_M_COUNT:
+		dst->u.count += src->u.count;
+		return (0);
+	case CONF_M_SUM:
+		if (v->mfloat[m])
+			xsum_merge(&dst->u.fsum, &src->u.fsum);
+		else
+			dst->u.isum += src->u.isum;
+		return (0);
+	case CONF_M_MIN:
+	case CONF_M_MAX:
+		if (src->u.mm.n == 0)
+			return (0);
+		if (dst->u.mm.n == 0)
+			dst->u.mm = src->u.mm;
+		else {
+			dst->u.mm.n += src->u.mm.n;
+			if (v->mfloat[m]) {
+				if (cm->kind == CONF_M_MIN ?
+				    src->u.mm.f < dst->u.mm.f :
+				    src->u.mm.f > dst->u.mm.f)
+					dst->u.mm.f = src->u.mm.f;
+			} else if (cm->kind == CONF_M_MIN ?
+			    src->u.mm.i < dst->u.mm.i :
+			    src->u.mm.i > dst->u.mm.i)
+				dst->u.mm.i = src->u.mm.i;
+		}
+		return (0);
+	case CONF_M_DISTINCT:
+		if (src->u.hll == NULL)
+			return (0);
+		if (dst->u.hll == NULL) {
+			dst->u.hll = hll_copy(src->u.hll);
+			return (0);
+		}
+		return (hll_merge(dst->u.hll, src->u.hll, cause));
+	case CONF_M_QUANTILE:
+		if (src->u.dds == NULL)
+			return (0);
+		if (dst->u.dds == NULL) {
+			dst->u.dds = dds_copy(src->u.dds);
+			return (0);
+		}
+		return (dds_merge(dst->u.dds, src->u.dds, cause));
+	case CONF_M_TOP:
+		if (src->u.topk == NULL)
+			return (0);
+		if (dst->u.topk == NULL) {
+			dst->u.topk = topk_copy(src->u.topk);
+			return (0);
+		}
+		return (topk_merge(dst->u.topk, src->u.topk, cause));
+	}
+	return (0);
+}
+
+/*
+ * The serialized form of one state (docs/FORMAT.md, "View partials"):
+ * count: uint; sum of an int field: int, or [high int64, low uint64] past
+ * int64; sum of a float field: the exact sum [lo, [digits]]; min, max:
+ * nil when no value was seen, else [n, value]; distinct, quantile, top:
+ * nil when no value was seen, else the sketch's own form.
+ */
+void
+agg_pack_state(const struct agg_view *v, size_t m, struct agg_state *s,
+    msgpack_packer *pk)
+{
+	switch (v->cv->metrics[m].kind) {
+	case CONF_M_COUNT:
+		msgpack_pack_uint64(pk, s->u.count);
+		break;
+	case CONF_M_SUM:
+		if (v->mfloat[m])
+			xsum_pack(&s->u.fsum, pk);
+		else if (s->u.isum >= INT64_MIN && s->u.isum <= INT64_MAX)
+			msgpack_pack_int64(pk, (int64_t)s->u.isum);
+		else {
+			msgpack_pack_array(pk, 2);
+			msgpack_pack_int64(pk, (int64_t)(s->u.isum >> 64));
+			msgpack_pack_uint64(pk, (uint64_t)s->u.isum);
+		}
+		break;
+	case CONF_M_MIN:
+	case CONF_M_MAX:
+		if (s->u.mm.n == 0) {
+			msgpack_pack_nil(pk);
+			break;
+		}
+		msgpack_pack_array(pk, 2);
+		msgpack_pack_uint64(pk, s->u.mm.n);
+		if (v->mfloat[m])
+			msgpack_pack_double(pk, s->u.mm.f);
+		else
+			msgpack_pack_int64(pk, s->u.mm.i);
+		break;
+	case CONF_M_DISTINCT:
+		if (s->u.hll == NULL)
+			msgpack_pack_nil(pk);
+		else
+			hll_pack(s->u.hll, pk);
+		break;
+	case CONF_M_QUANTILE:
+		if (s->u.dds == NULL)
+			msgpack_pack_nil(pk);
+		else
+			dds_pack(s->u.dds, pk);
+		break;
+	case CONF_M_TOP:
+		if (s->u.topk == NULL)
+			msgpack_pack_nil(pk);
+		else
+			topk_pack(s->u.topk, pk);
+		break;
+	}
+}
+
+/* Read one state for metric m, checking it fits the metric's definition. */
+int
+agg_unpack_state(const struct agg_view *v, size_t m, struct agg_state *s,
+    struct msg_reader *r, char **cause)
+{
+	const struct conf_metric	*cm = &v->cv->metrics[m];
+	uint32_t			 n;
+	int64_t				 hi;
+	uint64_t			 lo;
+
+	memset(s, 0, sizeof(*s));
+	if (cm->kind >= CONF_M_MIN && msg_peek(r) == MSG_T_NIL)
+		return (msg_get_nil(r));
+	switch (cm->kind) {
+	case CONF_M_COUNT:
+		if (msg_get_uint(r, &s->u.count) == -1)
+			goto bad;
+		return (0);
+	case CONF_M_SUM:
+		if (v->mfloat[m])
+			return (xsum_unpack(&s->u.fsum, r, cause));
+		if (msg_peek(r) == MSG_T_ARRAY) {
+			if (msg_get_array(r, &n) == -1 || n != 2 ||
+			    msg_get_int(r, &hi) == -1 ||
+			    msg_get_uint(r, &lo) == -1)
+				goto bad;
+			s->u.isum = (__int128)hi * ((__int128)1 << 64) + lo;
+			return (0);
+		}
+		if (msg_get_int(r, &hi) == -1)
+			goto bad;
+		s->u.isum = hi;
+		return (0);
+	case CONF_M_MIN:
+	case CONF_M_MAX:
+		if (msg_get_array(r, &n) == -1 || n != 2 ||
+		    msg_get_uint(r, &s->u.mm.n) == -1 || s->u.mm.n == 0)
+			goto bad;
+		if (v->mfloat[m] ? msg_get_float(r, &s->u.mm.f) == -1 :
+		    msg_get_int(r, &s->u.mm.i) == -1)
+			goto bad;
+		if (v->mfloat[m] && !isfinite(s->u.mm.f))
+			goto bad;
+		return (0);
+	case CONF_M_DISTINCT:
+		if ((s->u.hll = hll_unpack(r, cause)) == NULL)
+			return (-1);
+		if (hll_precision(s->u.hll) != cm->precision) {
+			xasprintf(cause, "%s: precision %d, the view says %d",
+			    cm->name, hll_precision(s->u.hll), cm->precision);
+			goto fail;
+		}
+		return (0);
+	case CONF_M_QUANTILE:
+		if ((s->u.dds = dds_unpack(r, cause)) == NULL)
+			return (-1);
+		if (dds_alpha(s->u.dds) != cm->accuracy ||
+		    dds_max_bins(s->u.dds) != cm->max_bins) {
+			xasprintf(cause, "%s: sketch parameters differ from the "
+			    "view's", cm->name);
+			goto fail;
+		}
+		return (0);
+	case CONF_M_TOP:
+		if ((s->u.topk = topk_unpack(r, cause)) == NULL)
+			return (-1);
+		if (topk_k(s->u.topk) != cm->k) {
+			xasprintf(cause, "%s: k %d, the view says %d", cm->name,
+			    topk_k(s->u.topk), cm->k);
+			goto fail;
+		}
+		return (0);
+	}
+bad:
+	xasprintf(cause, "%s: malformed %s state", cm->name,
+	    conf_mkind_name(cm->kind));
+fail:
+	agg_state_free(v, m, s);
+	return (-1);
+}
+
+/* Whether two states of metric m are the same state. */
+int
+agg_state_equal(const struct agg_view *v, size_t m, struct agg_state *a,
+    struct agg_state *b)
+{
+	switch (v->cv->metrics[m].kind) {
+	case CONF_M_COUNT:
+		return (a->u.count == b->u.count);
+	case CONF_M_SUM:
+		return (v->mfloat[m] ? xsum_equal(&a->u.fsum, &b->u.fsum) :
+		    a->u.isum == b->u.isum);
+	case CONF_M_MIN:
+	case CONF_M_MAX:
+		return (a->u.mm.n == b->u.mm.n && (a->u.mm.n == 0 ||
+		    (v->mfloat[m] ? a->u.mm.f == b->u.mm.f :
+		    a->u.mm.i == b->u.mm.i)));
+	case CONF_M_DISTINCT:
+		return (a->u.hll == NULL || b->u.hll == NULL ?
+		    a->u.hll == b->u.hll : hll_equal(a->u.hll, b->u.hll));
+	case CONF_M_QUANTILE:
+		return (a->u.dds == NULL || b->u.dds == NULL ?
+		    a->u.dds == b->u.dds : dds_equal(a->u.dds, b->u.dds));
+	case CONF_M_TOP:
+		return (a->u.topk == NULL || b->u.topk == NULL ?
+		    a->u.topk == b->u.topk : topk_equal(a->u.topk, b->u.topk));
+	}
+	return (0);
+}
+
+/*
+ * Partials.
+ */
+
+struct agg_partial *
+agg_partial_new(const struct agg_view *v)
+{
+	struct agg_partial	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->v = v;
+	p->size = 1024;
+	p->tab = xcalloc(p->size, sizeof(*p->tab));
+	p->vals = xcalloc(v->nfields + 1, sizeof(*p->vals));
+	p->keybuf = xmalloc(AGG_KEY_MAX);
+	return (p);
+}
+
+static void
+agg_row_free(const struct agg_view *v, struct agg_row *row)
+{
+	size_t	m;
+
+	for (m = 0; m < v->nmetrics; m++)
+		agg_state_free(v, m, &row->st[m]);
+	free(row->key);
+	free(row);
+}
+
+void
+agg_partial_free(struct agg_partial *p)
+{
+	struct agg_row	*row, *next;
+	size_t		 i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->size; i++)
+		for (row = p->tab[i]; row != NULL; row = next) {
+			next = row->next;
+			agg_row_free(p->v, row);
+		}
+	free(p->tab);
+	free(p->vals);
+	free(p->keybuf);
+	free(p);
+}
+
+/* Empty p, keeping its tables. */
+void
+agg_partial_reset(struct agg_partial *p)
+{
+	struct agg_row	*row, *next;
+	size_t		 i;
+
+	for (i = 0; i < p->size; i++) {
+		for (row = p->tab[i]; row != NULL; row = next) {
+			next = row->next;
+			agg_row_free(p->v, row);
+		}
+		p->tab[i] = NULL;
+	}
+	p->nrows = 0;
+	p->events = 0;
+}
+
+size_t
+agg_rows(const struct agg_partial *p)
+{
+	return (p->nrows);
+}
+
+uint64_t
+agg_events(const struct agg_partial *p)
+{
+	return (p->events);
+}
+
+static uint64_t
+agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
+{
+	return (hash64(key, len, hash64_u64((uint64_t)bucket)));
+}
+
+static void
+agg_grow(struct agg_partial *p)
+{
+	struct agg_row	**old = p->tab, *row, *next;
+	size_t		  oldsize = p->size, i, h;
+
+	p->size *= 2;
+	p->tab = xcalloc(p->size, sizeof(*p->tab));
+	for (i = 0; i < oldsize; i++)
+		for (row = old[i]; row != NULL; row = next) {
+			next = row->next;
+			h = row->hash & (p->size - 1);
+			row->next = p->tab[h];
+			p->tab[h] = row;
+		}
+	free(old);
+}
+
+/* The row of (bucket, key), created empty if create is set. */
+struct agg_row *
+agg_find_row(struct agg_partial *p, int64_t bucket, const uint8_t *key,
+    size_t keylen, int create)
+{
+	struct agg_row	*row;
+	uint64_t	 h = agg_key_hash(bucket, key, keylen);
+
+	for (row = p->tab[h & (p->size - 1)]; row != NULL; row = row->next)
+		if (row->hash == h && row->bucket == bucket &&
+		    row->keylen == keylen && memcmp(row->key, key, keylen) == 0)
+			return (row);
+	if (!create)
+		return (NULL);
+	row = xcalloc(1, p->v->rowsize);
+	row->hash = h;
+	row->bucket = bucket;
+	row->key = xmalloc(keylen);
+	memcpy(row->key, key, keylen);
+	row->keylen = keylen;
+	row->next = p->tab[h & (p->size - 1)];
+	p->tab[h & (p->size - 1)] = row;
+	if (++p->nrows > p->size)
+		agg_grow(p);
+	return (row);
+}
+
+/*
+ * Decode a stored fields map of stream st into vals (one per field).  Keys come in schema order, so
+ * each is looked for from where the last one was found.  A key that is no
+ * longer in the schema, or a value whose type no longer matches, is left
+ * out (the stream's schema may have changed since the event was stored).
+ */
+int
+agg_decode(const struct conf_stream *st, struct agg_value *vals,
+    const uint8_t *fields, size_t len, char **cause)
+{
+	struct msg_reader		 r;
+	struct agg_value		*val;
+	const char			*k;
+	size_t				 klen, i, at = 0, tries;
+	uint32_t			 n;
+	enum msg_type			 t;
+	int				 b;
+
+	for (i = 0; i < st->nfields; i++)
+		vals[i].present = 0;
+	msg_reader_init(&r, fields, len);
+	if (msg_get_map(&r, &n) == -1)
+		goto bad;
+	while (n-- > 0) {
+		if (msg_get_str(&r, &k, &klen) == -1)
+			goto bad;
+		for (tries = 0; tries < st->nfields; tries++) {
+			i = (at + tries) % st->nfields;
+			if (strncmp(st->fields[i].name, k, klen) == 0 &&
+			    st->fields[i].name[klen] == '\0')
+				break;
+		}
+		if (tries == st->nfields) {
+			if (msg_skip(&r) == -1)
+				goto bad;
+			continue;
+		}
+		at = i + 1;
+		val = &vals[i];
+		t = msg_peek(&r);
+		val->raw = r.p;
+		switch (st->fields[i].type) {
+		case CONF_FT_STRING:
+			if (t != MSG_T_STR)
+				break;
+			if (msg_get_str(&r, &val->s, &val->slen) == -1)
+				goto bad;
+			val->present = 1;
+			break;
+		case CONF_FT_INT:
+			if (t != MSG_T_UINT && t != MSG_T_INT)
+				break;
+			if (msg_get_int(&r, &val->i) == -1)
+				goto bad;
+			val->f = (double)val->i;
+			val->present = 1;
+			break;
+		case CONF_FT_FLOAT:
+			if (t != MSG_T_FLOAT && t != MSG_T_UINT &&
+			    t != MSG_T_INT)
+				break;
+			if (msg_get_number(&r, &val->f) == -1)
+				goto bad;
+			val->present = isfinite(val->f);
+			break;
+		case CONF_FT_BOOL:
+			if (t != MSG_T_BOOL)
+				break;
+			if (msg_get_bool(&r, &b) == -1)
+				goto bad;
+			val->i = b;
+			val->f = b;
+			val->present = 1;
+			break;
+		}
+		if (!val->present) {
+			r.p = val->raw;
+			if (msg_skip(&r) == -1)
+				goto bad;
+		}
+		val->rawlen = r.p - val->raw;
+	}
+	if (msg_end(&r) == -1)
+		goto bad;
+	return (0);
+bad:
+	xasprintf(cause, "malformed fields map: %s", msg_error(&r));
+	return (-1);
+}
+
+/* Does value val pass filter f?  An absent value passes none. */
+static int
+agg_filter(const struct conf_filter *f, const struct agg_value *val)
+{
+	const struct conf_value	*c;
+	size_t			 i;
+	int			 hit = 0;
+
+	if (!val->present)
+		return (0);
+	switch (f->op) {
+	case CONF_OP_EQ:
+	case CONF_OP_NE:
+	case CONF_OP_IN:
+	case CONF_OP_NOT_IN:
+		for (i = 0; i < f->nvals && !hit; i++) {
+			c = &f->vals[i];
+			switch (f->type) {
+			case CONF_FT_STRING:
+				hit = c->len == val->slen &&
+				    memcmp(c->s, val->s, val->slen) == 0;
+				break;
+			case CONF_FT_FLOAT:
+				hit = c->f == val->f;
+				break;
+			default:
+				hit = c->i == val->i;
+				break;
+			}
+		}
+		return (f->op == CONF_OP_EQ || f->op == CONF_OP_IN ? hit : !hit);
+	case CONF_OP_GT:
+		return (f->type == CONF_FT_INT ? val->i > f->vals[0].i :
+		    val->f > f->vals[0].f);
+	case CONF_OP_GE:
+		return (f->type == CONF_FT_INT ? val->i >= f->vals[0].i :
+		    val->f >= f->vals[0].f);
+	case CONF_OP_LT:
+		return (f->type == CONF_FT_INT ? val->i < f->vals[0].i :
+		    val->f < f->vals[0].f);
+	case CONF_OP_LE:
+		return (f->type == CONF_FT_INT ? val->i <= f->vals[0].i :
+		    val->f <= f->vals[0].f);
+	}
+	return (0);
+}
+
+/* The start of the bucket of event_ns, in seconds (floor, also < 0). */
+static int64_t
+agg_bucket(const struct agg_view *v, int64_t event_ns)
+{
+	int64_t	secs = event_ns / 1000000000;
+
+	if (event_ns % 1000000000 < 0)
+		secs--;
+	return (secs - (((secs % v->bucket_s) + v->bucket_s) % v->bucket_s));
+}
+
+/*
+ * Fold one decoded event (agg_decode) into p: filters, group key, metrics.
+ * Returns 0 (also when the filters leave the event out), -1 on a group key
+ * too long to keep.
+ */
+int
+agg_fold_values(struct agg_partial *p, int64_t event_ns,
+    const struct agg_value *vals, char **cause)
+{
+	const struct agg_view	*v = p->v;
+	const struct conf_view	*cv = v->cv;
+	const struct agg_value	*val;
+	struct agg_row		*row;
+	uint8_t			*k = p->keybuf;
+	size_t			 i, klen;
+
+	for (i = 0; i < cv->nfilters; i++)
+		if (!agg_filter(&cv->filters[i],
+		    &vals[cv->filters[i].field_idx]))
+			return (0);
+	/* The key: a msgpack array of the dimension values (nil: absent). */
+	k[0] = 0x90 | (uint8_t)cv->ngroup;
+	klen = 1;
+	for (i = 0; i < cv->ngroup; i++) {
+		val = &vals[cv->group_idx[i]];
+		if (!val->present) {
+			k[klen++] = 0xc0;
+			continue;
+		}
+		if (val->rawlen > AGG_KEY_MAX - klen) {
+			xasprintf(cause, "group key longer than %d bytes",
+			    AGG_KEY_MAX);
+			return (-1);
+		}
+		memcpy(k + klen, val->raw, val->rawlen);
+		klen += val->rawlen;
+	}
+	row = agg_find_row(p, agg_bucket(v, event_ns), k, klen, 1);
+	for (i = 0; i < v->nmetrics; i++)
+		state_fold(v, i, &row->st[i], cv->metrics[i].field_idx < 0 ?
+		    NULL : &vals[cv->metrics[i].field_idx]);
+	p->events++;
+	return (0);
+}
+
+/* Fold one stored event (its event time and fields map) into p. */
+int
+agg_fold(struct agg_partial *p, int64_t event_ns, const uint8_t *fields,
+    size_t len, char **cause)
+{
+	if (agg_decode(p->v->st, p->vals, fields, len, cause) == -1)
+		return (-1);
+	return (agg_fold_values(p, event_ns, p->vals, cause));
+}
+
+/* dst's states += src's, row by row. */
+int
+agg_row_merge(const struct agg_view *v, struct agg_row *dst,
+    const struct agg_row *src, char **cause)
+{
+	size_t	m;
+
+	for (m = 0; m < v->nmetrics; m++)
+		if (agg_state_merge(v, m, &dst->st[m], &src->st[m], cause) == -1)
+			return (-1);
+	return (0);
+}
+
+/* dst += src: the partial of the union of their events. */
+int
+agg_merge(struct agg_partial *dst, const struct agg_partial *src,
+    char **cause)
+{
+	struct agg_row	*row, *d;
+	size_t		 i;
+
+	for (i = 0; i < src->size; i++)
+		for (row = src->tab[i]; row != NULL; row = row->next) {
+			d = agg_find_row(dst, row->bucket, row->key,
+			    row->keylen, 1);
+			if (agg_row_merge(dst->v, d, row, cause) == -1)
+				return (-1);
+		}
+	dst->events += src->events;
+	return (0);
+}
+
+/* Rows order by bucket, then by their key's bytes. */
+int
+agg_row_cmp(const struct agg_row *a, const struct agg_row *b)
+{
+	size_t	n = a->keylen < b->keylen ? a->keylen : b->keylen;
+	int	c;
+
+	if (a->bucket != b->bucket)
+		return (a->bucket < b->bucket ? -1 : 1);
+	if ((c = memcmp(a->key, b->key, n)) != 0)
+		return (c);
+	return (a->keylen < b->keylen ? -1 : a->keylen > b->keylen);
+}
+
+static int
+agg_row_qcmp(const void *a, const void *b)
+{
+	return (agg_row_cmp(*(struct agg_row *const *)a,
+	    *(struct agg_row *const *)b));
+}
+
+/* The rows in order, in a new array (free it, not the rows). */
+struct agg_row **
+agg_sorted_rows(const struct agg_partial *p)
+{
+	struct agg_row	**rows, *row;
+	size_t		  i, n = 0;
+
+	rows = xcalloc(p->nrows + 1, sizeof(*rows));
+	for (i = 0; i < p->size; i++)
+		for (row = p->tab[i]; row != NULL; row = row->next)
+			rows[n++] = row;
+	qsort(rows, n, sizeof(*rows), agg_row_qcmp);
+	return (rows);
+}
+
+/*
+ * A row: [bucket, [dimension values], [state per metric]] — the form of
+ * partials on the wire.
+ */
+void
+agg_pack_row(const struct agg_view *v, struct agg_row *row,
+    msgpack_packer *pk)
+{
+	size_t	m;
+
+	msgpack_pack_array(pk, 3);
+	msgpack_pack_int64(pk, row->bucket);
+	pk->callback(pk->data, (const char *)row->key, row->keylen);
+	msgpack_pack_array(pk, v->nmetrics);
+	for (m = 0; m < v->nmetrics; m++)
+		agg_pack_state(v, m, &row->st[m], pk);
+}
+
+/* Read a row and merge it into p. */
+int
+agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
+    struct msg_reader *r, char **cause)
+{
+	struct agg_state	 st;
+	struct agg_row		*row;
+	const uint8_t		*key;
+	size_t			 keylen, m;
+	uint32_t		 n, nd;
+	int64_t			 bucket;
+	int			 rc;
+
+	if (msg_get_array(r, &n) == -1 || n != 3 ||
+	    msg_get_int(r, &bucket) == -1 || msg_peek(r) != MSG_T_ARRAY) {
+		xasprintf(cause, "row: expected [bucket, key, states]");
+		return (-1);
+	}
+	key = r->p;
+	if (msg_get_raw(r, &key, &keylen) == -1) {
+		xasprintf(cause, "row: %s", msg_error(r));
+		return (-1);
+	}
+	if (keylen < 1 || (key[0] & 0x0f) != v->cv->ngroup ||
+	    (key[0] & 0xf0) != 0x90 || keylen > AGG_KEY_MAX) {
+		xasprintf(cause, "row: key of the wrong shape");
+		return (-1);
+	}
+	if (msg_get_array(r, &nd) == -1 || nd != v->nmetrics) {
+		xasprintf(cause, "row: %u states, the view has %zu metrics",
+		    nd, v->nmetrics);
+		return (-1);
+	}
+	row = agg_find_row(p, bucket, key, keylen, 1);
+	for (m = 0; m < v->nmetrics; m++) {
+		if (agg_unpack_state(v, m, &st, r, cause) == -1)
+			return (-1);
+		rc = agg_state_merge(v, m, &row->st[m], &st, cause);
+		agg_state_free(v, m, &st);
+		if (rc == -1)
+			return (-1);
+	}
+	return (0);
+}

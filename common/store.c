@@ -1,0 +1,589 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * The batch views in SQLite (see store.h).  Identifiers are view, metric
+ * and dimension names, which the configuration restricts to letters,
+ * digits, '_', '.' and '-'; they are always double-quoted.  Values are
+ * always bound, never formatted into SQL.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <sqlite3.h>
+
+#include "agg.h"
+#include "conf.h"
+#include "hll.h"
+#include "log.h"
+#include "msg.h"
+#include "store.h"
+#include "xmalloc.h"
+#include "xsum.h"
+
+struct store_writer {
+	sqlite3			*db;
+	const struct agg_view	*v;
+	sqlite3_stmt		*get;
+	sqlite3_stmt		*put;
+	msgpack_sbuffer		 sb;
+	struct agg_partial	*scratch;
+};
+
+static int
+store_err(sqlite3 *db, char **cause, const char *what)
+{
+	xasprintf(cause, "sqlite: %s: %s", what, sqlite3_errmsg(db));
+	return (-1);
+}
+
+/*
+ * Open (creating if asked) the database at path, in WAL mode, with the
+ * lamina tables.  Readers open it read-only.
+ */
+sqlite3 *
+store_open(const char *path, int writer, char **cause)
+{
+	sqlite3	*db;
+	int	 flags;
+
+	flags = writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE :
+	    SQLITE_OPEN_READONLY;
+	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		xasprintf(cause, "%s: %s", path, db != NULL ?
+		    sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return (NULL);
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (!writer)
+		return (db);
+	if (store_exec(db, "PRAGMA journal_mode=WAL", cause) == -1 ||
+	    store_exec(db, "PRAGMA synchronous=NORMAL", cause) == -1 ||
+	    store_exec(db,
+	    "CREATE TABLE IF NOT EXISTS lamina_meta(key TEXT PRIMARY KEY, "
+	    "value) WITHOUT ROWID;"
+	    "INSERT OR IGNORE INTO lamina_meta VALUES('format', 1);"
+	    "CREATE TABLE IF NOT EXISTS lamina_views(name TEXT PRIMARY KEY, "
+	    "fingerprint TEXT NOT NULL, canonical TEXT NOT NULL, "
+	    "tbl TEXT NOT NULL, stream TEXT NOT NULL, "
+	    "horizon INTEGER NOT NULL, segments INTEGER NOT NULL, "
+	    "rows INTEGER NOT NULL, events INTEGER NOT NULL, "
+	    "published_ns INTEGER NOT NULL) WITHOUT ROWID;"
+	    "CREATE TABLE IF NOT EXISTS lamina_builds(name TEXT PRIMARY KEY, "
+	    "fingerprint TEXT NOT NULL, canonical TEXT NOT NULL, "
+	    "tbl TEXT NOT NULL, stream TEXT NOT NULL, "
+	    "horizon INTEGER NOT NULL, segments INTEGER NOT NULL, "
+	    "rows INTEGER NOT NULL, events INTEGER NOT NULL, "
+	    "published_ns INTEGER NOT NULL) WITHOUT ROWID;", cause) == -1) {
+		sqlite3_close(db);
+		return (NULL);
+	}
+	return (db);
+}
+
+void
+store_close(sqlite3 *db)
+{
+	if (db != NULL)
+		sqlite3_close(db);
+}
+
+int
+store_exec(sqlite3 *db, const char *sql, char **cause)
+{
+	char	*msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		xasprintf(cause, "sqlite: %s", msg != NULL ? msg :
+		    sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+store_begin(sqlite3 *db, char **cause)
+{
+	return (store_exec(db, "BEGIN IMMEDIATE", cause));
+}
+
+int
+store_commit(sqlite3 *db, char **cause)
+{
+	return (store_exec(db, "COMMIT", cause));
+}
+
+void
+store_rollback(sqlite3 *db)
+{
+	(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* v_NAME_FINGERPRINT */
+char *
+store_table_name(const char *view, uint64_t fingerprint)
+{
+	char	*s;
+
+	xasprintf(&s, "v_%s_%016" PRIx64, view, fingerprint);
+	return (s);
+}
+
+/* Create the rows table of view v. */
+int
+store_create_table(sqlite3 *db, const struct agg_view *v, const char *tbl,
+    char **cause)
+{
+	const struct conf_view	*cv = agg_view_conf(v);
+	char			*sql, *t;
+	size_t			 i;
+	int			 rc;
+
+	xasprintf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\"(bucket INTEGER "
+	    "NOT NULL, key BLOB NOT NULL", tbl);
+	for (i = 0; i < cv->ngroup; i++) {
+		xasprintf(&t, "%s, \"d_%s\"", sql, cv->group_by[i]);
+		free(sql);
+		sql = t;
+	}
+	for (i = 0; i < cv->nmetrics; i++) {
+		xasprintf(&t, "%s, \"m_%s\"", sql, cv->metrics[i].name);
+		free(sql);
+		sql = t;
+	}
+	xasprintf(&t, "%s, state BLOB NOT NULL, PRIMARY KEY(bucket, key)) "
+	    "WITHOUT ROWID", sql);
+	free(sql);
+	rc = store_exec(db, t, cause);
+	free(t);
+	return (rc);
+}
+
+int
+store_drop_table(sqlite3 *db, const char *tbl, char **cause)
+{
+	char	*sql;
+	int	 rc;
+
+	xasprintf(&sql, "DROP TABLE IF EXISTS \"%s\"", tbl);
+	rc = store_exec(db, sql, cause);
+	free(sql);
+	return (rc);
+}
+
+void
+store_view_clear(struct store_view *sv)
+{
+	free(sv->name);
+	free(sv->fingerprint);
+	free(sv->canonical);
+	free(sv->tbl);
+	free(sv->stream);
+	memset(sv, 0, sizeof(*sv));
+}
+
+static char *
+store_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char	*s = sqlite3_column_text(st, i);
+
+	return (xstrdup(s != NULL ? (const char *)s : ""));
+}
+
+static void
+store_row_view(sqlite3_stmt *st, struct store_view *sv)
+{
+	sv->name = store_col_text(st, 0);
+	sv->fingerprint = store_col_text(st, 1);
+	sv->canonical = store_col_text(st, 2);
+	sv->tbl = store_col_text(st, 3);
+	sv->stream = store_col_text(st, 4);
+	sv->horizon = (uint64_t)sqlite3_column_int64(st, 5);
+	sv->segments = (uint64_t)sqlite3_column_int64(st, 6);
+	sv->rows = (uint64_t)sqlite3_column_int64(st, 7);
+	sv->events = (uint64_t)sqlite3_column_int64(st, 8);
+	sv->published_ns = sqlite3_column_int64(st, 9);
+}
+
+/* The row of name in table (lamina_views or lamina_builds): 1, or 0. */
+int
+store_get_view(sqlite3 *db, const char *table, const char *name,
+    struct store_view *sv, char **cause)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	int		 rc;
+
+	memset(sv, 0, sizeof(*sv));
+	xasprintf(&sql, "SELECT name, fingerprint, canonical, tbl, stream, "
+	    "horizon, segments, rows, events, published_ns FROM %s WHERE "
+	    "name = ?", table);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return (store_err(db, cause, "select view"));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		store_row_view(st, sv);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return (store_err(db, cause, "select view"));
+	return (rc == SQLITE_ROW);
+}
+
+/* Every row of table (lamina_views or lamina_builds). */
+int
+store_list_views(sqlite3 *db, const char *table, struct store_view **out,
+    size_t *n, char **cause)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	int		 rc;
+
+	*out = NULL;
+	*n = 0;
+	xasprintf(&sql, "SELECT name, fingerprint, canonical, tbl, stream, "
+	    "horizon, segments, rows, events, published_ns FROM %s ORDER BY "
+	    "name", table);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return (store_err(db, cause, "list views"));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xreallocarray(*out, *n + 1, sizeof(**out));
+		store_row_view(st, &(*out)[(*n)++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return (store_err(db, cause, "list views"));
+	return (0);
+}
+
+/* Insert or replace the row of sv->name in table. */
+int
+store_put_view(sqlite3 *db, const char *table, const struct store_view *sv,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	int		 rc;
+
+	xasprintf(&sql, "INSERT OR REPLACE INTO %s VALUES(?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?)", table);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return (store_err(db, cause, "put view"));
+	sqlite3_bind_text(st, 1, sv->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sv->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sv->canonical, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, sv->tbl, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, sv->stream, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)sv->horizon);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)sv->segments);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)sv->rows);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)sv->events);
+	sqlite3_bind_int64(st, 10, sv->published_ns);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return (store_err(db, cause, "put view"));
+	return (0);
+}
+
+int
+store_delete_view(sqlite3 *db, const char *table, const char *name,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	int		 rc;
+
+	xasprintf(&sql, "DELETE FROM %s WHERE name = ?", table);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return (store_err(db, cause, "delete view"));
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return (store_err(db, cause, "delete view"));
+	return (0);
+}
+
+/* Prepared statements for the rows table tbl of view v. */
+struct store_writer *
+store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
+    char **cause)
+{
+	const struct conf_view	*cv = agg_view_conf(v);
+	struct store_writer	*w;
+	char			*sql, *t;
+	size_t			 i, ncol = 3 + cv->ngroup + cv->nmetrics;
+
+	w = xcalloc(1, sizeof(*w));
+	w->db = db;
+	w->v = v;
+	msgpack_sbuffer_init(&w->sb);
+	w->scratch = agg_partial_new(v);
+	xasprintf(&sql, "SELECT state FROM \"%s\" WHERE bucket = ? AND "
+	    "key = ?", tbl);
+	if (sqlite3_prepare_v2(db, sql, -1, &w->get, NULL) != SQLITE_OK) {
+		free(sql);
+		store_err(db, cause, "prepare");
+		store_writer_free(w);
+		return (NULL);
+	}
+	free(sql);
+	xasprintf(&sql, "INSERT OR REPLACE INTO \"%s\" VALUES(?", tbl);
+	for (i = 1; i < ncol; i++) {
+		xasprintf(&t, "%s, ?", sql);
+		free(sql);
+		sql = t;
+	}
+	xasprintf(&t, "%s)", sql);
+	free(sql);
+	if (sqlite3_prepare_v2(db, t, -1, &w->put, NULL) != SQLITE_OK) {
+		free(t);
+		store_err(db, cause, "prepare");
+		store_writer_free(w);
+		return (NULL);
+	}
+	free(t);
+	return (w);
+}
+
+void
+store_writer_free(struct store_writer *w)
+{
+	if (w == NULL)
+		return;
+	sqlite3_finalize(w->get);
+	sqlite3_finalize(w->put);
+	msgpack_sbuffer_destroy(&w->sb);
+	agg_partial_free(w->scratch);
+	free(w);
+}
+
+/* Bind one msgpack scalar (a dimension value) as an SQL value. */
+static void
+store_bind_value(sqlite3_stmt *st, int col, struct msg_reader *r)
+{
+	const char	*s;
+	size_t		 len;
+	int64_t		 i;
+	uint64_t	 u;
+	double		 d;
+	int		 b;
+
+	switch (msg_peek(r)) {
+	case MSG_T_STR:
+		msg_get_str(r, &s, &len);
+		sqlite3_bind_text(st, col, s, (int)len, SQLITE_TRANSIENT);
+		break;
+	case MSG_T_INT:
+		msg_get_int(r, &i);
+		sqlite3_bind_int64(st, col, i);
+		break;
+	case MSG_T_UINT:
+		msg_get_uint(r, &u);
+		sqlite3_bind_int64(st, col, (sqlite3_int64)u);
+		break;
+	case MSG_T_FLOAT:
+		msg_get_float(r, &d);
+		sqlite3_bind_double(st, col, d);
+		break;
+	case MSG_T_BOOL:
+		msg_get_bool(r, &b);
+		sqlite3_bind_int(st, col, b);
+		break;
+	default:
+		msg_skip(r);
+		sqlite3_bind_null(st, col);
+		break;
+	}
+}
+
+/* The plain column of a metric, for people and SQL. */
+static void
+store_bind_metric(const struct agg_view *v, sqlite3_stmt *st, int col,
+    size_t m, struct agg_state *s)
+{
+	const struct conf_metric	*cm = &agg_view_conf(v)->metrics[m];
+	int				 isfloat = cm->field_idx >= 0 &&
+	    agg_view_stream(v)->fields[cm->field_idx].type == CONF_FT_FLOAT;
+
+	switch (cm->kind) {
+	case CONF_M_COUNT:
+		sqlite3_bind_int64(st, col, (sqlite3_int64)s->u.count);
+		break;
+	case CONF_M_SUM:
+		if (isfloat)
+			sqlite3_bind_double(st, col, xsum_value(&s->u.fsum));
+		else if (s->u.isum >= INT64_MIN && s->u.isum <= INT64_MAX)
+			sqlite3_bind_int64(st, col, (sqlite3_int64)s->u.isum);
+		else
+			sqlite3_bind_double(st, col, (double)s->u.isum);
+		break;
+	case CONF_M_MIN:
+	case CONF_M_MAX:
+		if (s->u.mm.n == 0)
+			sqlite3_bind_null(st, col);
+		else if (isfloat)
+			sqlite3_bind_double(st, col, s->u.mm.f);
+		else
+			sqlite3_bind_int64(st, col, s->u.mm.i);
+		break;
+	case CONF_M_DISTINCT:
+		if (s->u.hll == NULL)
+			sqlite3_bind_int(st, col, 0);
+		else
+			sqlite3_bind_int64(st, col,
+			    (sqlite3_int64)hll_count(s->u.hll));
+		break;
+	default:
+		sqlite3_bind_null(st, col);	/* in state only */
+		break;
+	}
+}
+
+/*
+ * Write row into the table: merged with the row already there unless
+ * fresh (a new table being filled, where no row can exist yet).  Returns
+ * 1 for a new row, 0 for one merged into an existing row, -1 on error.
+ */
+int
+store_upsert(struct store_writer *w, struct agg_row *row, int fresh,
+    char **cause)
+{
+	const struct agg_view	*v = w->v;
+	const struct conf_view	*cv = agg_view_conf(v);
+	struct agg_row		*old = NULL;
+	struct msg_reader	 r;
+	msgpack_packer		 pk;
+	const void		*blob;
+	size_t			 m;
+	uint32_t		 n, i;
+	int			 rc, col;
+
+	if (!fresh) {
+		sqlite3_reset(w->get);
+		sqlite3_bind_int64(w->get, 1, row->bucket);
+		sqlite3_bind_blob(w->get, 2, row->key, (int)row->keylen,
+		    SQLITE_STATIC);
+		rc = sqlite3_step(w->get);
+		if (rc == SQLITE_ROW) {
+			blob = sqlite3_column_blob(w->get, 0);
+			msg_reader_init(&r, blob,
+			    (size_t)sqlite3_column_bytes(w->get, 0));
+			old = agg_find_row(w->scratch, row->bucket, row->key,
+			    row->keylen, 1);
+			if (msg_get_array(&r, &n) == -1 || n != agg_view_nmetrics(v)) {
+				xasprintf(cause, "stored row: malformed state");
+				return (-1);
+			}
+			for (m = 0; m < n; m++)
+				if (agg_unpack_state(v, m, &old->st[m], &r,
+				    cause) == -1)
+					return (-1);
+			if (agg_row_merge(v, row, old, cause) == -1)
+				return (-1);
+		} else if (rc != SQLITE_DONE)
+			return (store_err(w->db, cause, "read row"));
+		sqlite3_reset(w->get);
+	}
+
+	msgpack_sbuffer_clear(&w->sb);
+	msgpack_packer_init(&pk, &w->sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, cv->nmetrics);
+	for (m = 0; m < cv->nmetrics; m++)
+		agg_pack_state(v, m, &row->st[m], &pk);
+
+	sqlite3_reset(w->put);
+	sqlite3_bind_int64(w->put, 1, row->bucket);
+	sqlite3_bind_blob(w->put, 2, row->key, (int)row->keylen,
+	    SQLITE_STATIC);
+	msg_reader_init(&r, row->key, row->keylen);
+	msg_get_array(&r, &n);
+	col = 3;
+	for (i = 0; i < n; i++)
+		store_bind_value(w->put, col++, &r);
+	for (m = 0; m < cv->nmetrics; m++)
+		store_bind_metric(v, w->put, col++, m, &row->st[m]);
+	sqlite3_bind_blob(w->put, col, w->sb.data, (int)w->sb.size,
+	    SQLITE_STATIC);
+	rc = sqlite3_step(w->put);
+	sqlite3_reset(w->put);
+	if (old != NULL)
+		agg_partial_reset(w->scratch);
+	if (rc != SQLITE_DONE)
+		return (store_err(w->db, cause, "write row"));
+	return (old == NULL);
+}
+
+/* Read every row of table tbl into partial p (merging). */
+int
+store_read_table(sqlite3 *db, const struct agg_view *v, const char *tbl,
+    struct agg_partial *p, char **cause)
+{
+	sqlite3_stmt		*st;
+	struct agg_row		*row;
+	struct msg_reader	 r;
+	char			*sql;
+	uint32_t		 n;
+	size_t			 m;
+	int			 rc;
+
+	xasprintf(&sql, "SELECT bucket, key, state FROM \"%s\"", tbl);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return (store_err(db, cause, "read table"));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row = agg_find_row(p, sqlite3_column_int64(st, 0),
+		    sqlite3_column_blob(st, 1),
+		    (size_t)sqlite3_column_bytes(st, 1), 1);
+		msg_reader_init(&r, sqlite3_column_blob(st, 2),
+		    (size_t)sqlite3_column_bytes(st, 2));
+		if (msg_get_array(&r, &n) == -1 || n != agg_view_nmetrics(v)) {
+			sqlite3_finalize(st);
+			xasprintf(cause, "%s: malformed state", tbl);
+			return (-1);
+		}
+		for (m = 0; m < n; m++) {
+			struct agg_state	s;
+
+			if (agg_unpack_state(v, m, &s, &r, cause) == -1) {
+				sqlite3_finalize(st);
+				return (-1);
+			}
+			rc = agg_state_merge(v, m, &row->st[m], &s, cause);
+			agg_state_free(v, m, &s);
+			if (rc == -1) {
+				sqlite3_finalize(st);
+				return (-1);
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return (store_err(db, cause, "read table"));
+	return (0);
+}
