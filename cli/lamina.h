@@ -35,6 +35,10 @@ struct conf	*cli_load_conf(const char *);
 int		 cmd_dump(struct conf *, int, char **);
 int		 cmd_verify(struct conf *, int, char **);
 
+/* lamina_batch.c */
+int		 cmd_batch(struct conf *, int, char **);
+int		 cmd_recompute(struct conf *, int, char **);
+
 /* lamina_send.c */
 int		 cmd_send(struct conf *, int, char **);
 int		 cmd_status(struct conf *, int, char **);
