@@ -30,6 +30,7 @@ static const struct cli_cmd	cli_cmds[] = {
 	{ "status", "status", cmd_status },
 	{ "dump", "dump STREAM [--from OFFSET] [--limit N]", cmd_dump },
 	{ "verify", "verify [STREAM...]", cmd_verify },
+	{ "view", "view VIEW [--order METRIC] [--limit N]", cmd_view },
 	{ "batch", "batch run", cmd_batch },
 	{ "recompute", "recompute VIEW", cmd_recompute },
 	{ NULL, NULL, NULL }

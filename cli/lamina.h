@@ -39,6 +39,9 @@ int		 cmd_verify(struct conf *, int, char **);
 int		 cmd_batch(struct conf *, int, char **);
 int		 cmd_recompute(struct conf *, int, char **);
 
+/* lamina_view.c */
+int		 cmd_view(struct conf *, int, char **);
+
 /* lamina_send.c */
 int		 cmd_send(struct conf *, int, char **);
 int		 cmd_status(struct conf *, int, char **);
