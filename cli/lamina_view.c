@@ -56,15 +56,15 @@ view_metric_json(const struct conf_view *cv, const struct conf_stream *st,
 		return (json_object_new_uint64(s->u.count));
 	case CONF_M_SUM:
 		if (isfloat)
-			return (json_object_new_double(xsum_value(&s->u.fsum)));
+			return (msgjson_double(xsum_value(&s->u.fsum)));
 		if (s->u.isum >= INT64_MIN && s->u.isum <= INT64_MAX)
 			return (json_object_new_int64((int64_t)s->u.isum));
-		return (json_object_new_double((double)s->u.isum));
+		return (msgjson_double((double)s->u.isum));
 	case CONF_M_MIN:
 	case CONF_M_MAX:
 		if (s->u.mm.n == 0)
 			return (NULL);
-		return (isfloat ? json_object_new_double(s->u.mm.f) :
+		return (isfloat ? msgjson_double(s->u.mm.f) :
 		    json_object_new_int64(s->u.mm.i));
 	case CONF_M_DISTINCT:
 		return (json_object_new_uint64(s->u.hll != NULL ?
@@ -74,11 +74,11 @@ view_metric_json(const struct conf_view *cv, const struct conf_stream *st,
 			return (NULL);
 		o = json_object_new_object();
 		json_object_object_add(o, "p50",
-		    json_object_new_double(dds_quantile(s->u.dds, 0.5)));
+		    msgjson_double(dds_quantile(s->u.dds, 0.5)));
 		json_object_object_add(o, "p90",
-		    json_object_new_double(dds_quantile(s->u.dds, 0.9)));
+		    msgjson_double(dds_quantile(s->u.dds, 0.9)));
 		json_object_object_add(o, "p99",
-		    json_object_new_double(dds_quantile(s->u.dds, 0.99)));
+		    msgjson_double(dds_quantile(s->u.dds, 0.99)));
 		json_object_object_add(o, "count",
 		    json_object_new_uint64(dds_count(s->u.dds)));
 		return (o);

@@ -101,7 +101,7 @@ msgjson_base64(const uint8_t *p, size_t len)
  * value (json-c's default prints 17 significant digits: 0.1 becomes
  * 0.10000000000000001).  Infinities and NaN, which JSON lacks, become null.
  */
-static struct json_object *
+struct json_object *
 msgjson_double(double d)
 {
 	char	buf[64];

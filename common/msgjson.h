@@ -22,5 +22,6 @@
 
 struct json_object *msgjson_from_msg(const uint8_t *, size_t, char **);
 char		*msgjson_time_str(int64_t);
+struct json_object *msgjson_double(double);
 
 #endif
