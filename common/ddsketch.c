@@ -1,0 +1,1011 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * DDSketch, the quantile metric's state: a logarithmic bucket mapping, two
+ * dense stores (positive values, and negative values by magnitude) and a
+ * count of zeros, with exact count, min, max and sum kept alongside.
+ *
+ * Mapping.  gamma = (1 + alpha) / (1 - alpha); a value x > 0 goes to bucket
+ * i = ceil(log(x) / log(gamma)), which holds (gamma^(i-1), gamma^i], and is
+ * reported as 2 gamma^i / (gamma + 1) = (1 - alpha) gamma^i, within alpha
+ * of every value in the bucket.  log(gamma) is computed once, as
+ * log1p(2 alpha / (1 - alpha)), and every index and value derives from it,
+ * with the C library's log and exp and no approximation: the same input
+ * gives the same buckets.  Every finite double maps into
+ * [index(DBL_TRUE_MIN), index(DBL_MAX)], about +-37,000 at alpha 0.01 and
+ * within 32 bits for alpha >= DDS_ALPHA_MIN; dds_unpack() refuses stores
+ * outside that range.  An estimate is clamped to [min, max], which are
+ * exact, so clamping only ever reduces the error.
+ *
+ * Collapse.  A store never spans more than m = max_bins buckets.  With H
+ * the highest bucket it has seen, every index i is counted in bucket
+ * max(i, H - m + 1): the lowest buckets fold into the lowest kept one, the
+ * paper's strategy for preserving upper quantiles.  The negative store is
+ * indexed by |x| and collapses the same way, its smallest magnitudes (the
+ * values nearest zero) folding outward: on both sides the buckets of
+ * largest magnitude survive, so the guarantee stays scale-free and
+ * symmetric (and matches the reference implementations).  A value keeps
+ * its alpha guarantee iff its bucket was not folded, which holds whenever
+ * |x| >= M / gamma^(m-1), M the largest magnitude of its sign; a folded
+ * value is reported too large in magnitude (positive ones too high,
+ * negative ones too low), by at most a factor M / |x|.  With the defaults
+ * (alpha 0.01, 4096 buckets) gamma^4095 = 3.7e35: values spanning 35.5
+ * decades per sign never collapse, and latencies from 1e-3 to 1e7 take
+ * 1,152 buckets.  (Subnormal values map like any other, but an estimate
+ * among them is itself rounded to a subnormal, coarser than alpha.)
+ *
+ * Merging.  Because H only grows and max(max(i, a), b) = max(i, max(a,b)),
+ * the state after any sequence of adds and merges is the function above of
+ * the multiset of indices, with H the largest index of the multiset: it
+ * does not depend on order, on the merge tree, or on whether collapse
+ * happened.  So collapse never breaks equality: merged sketches are
+ * dds_equal() to, and pack to the same bytes as, the sketch that saw every
+ * value, for every alpha and max_bins (same on both sides, or dds_merge()
+ * refuses).  Collapse costs accuracy only, as above.
+ *
+ * Sum.  Floating-point addition is not associative, so a double running
+ * sum would depend on the order of values and merges.  The sum is instead
+ * an exact two's complement fixed-point integer in units of 2^-1074 (the
+ * smallest subnormal), 34 limbs of 64 bits: every double is a multiple of
+ * 2^-1074 below 2^1024, and 2^64 of them fit with a sign bit to spare.
+ * dds_sum() rounds it to the nearest double once, when asked.
+ */
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "ddsketch.h"
+#include "msg.h"
+#include "xmalloc.h"
+
+#define SUM_LIMBS	34		/* 2176 bits */
+#define SUM_BITS	(SUM_LIMBS * 64)
+#define SUM_SHIFT	1074		/* limbs hold sum * 2^1074 */
+#define SUM_TOP		2098		/* |double| * 2^1074 < 2^2098 */
+#define SUM_BYTES_MAX	(SUM_LIMBS * 8)
+
+#define VARINT_MAX	10		/* bytes of a LEB128 uint64 */
+
+/* The exact sum, two's complement, least significant limb first. */
+struct dds_sum {
+	uint64_t	l[SUM_LIMBS];
+};
+
+/* A dense store: counts[j] is bucket offset + j. */
+struct dds_store {
+	uint64_t	*counts;
+	size_t		 cap;
+	int64_t		 offset;
+	int64_t		 lo;		/* lowest non-zero bucket */
+	int64_t		 hi;		/* highest non-zero bucket */
+	uint64_t	 total;		/* 0: empty, lo and hi meaningless */
+};
+
+struct ddsketch {
+	double		 alpha;
+	double		 lngamma;	/* log(gamma) */
+	int		 max_bins;
+	uint64_t	 zero;
+	uint64_t	 count;
+	double		 min;		/* +inf when empty */
+	double		 max;		/* -inf when empty */
+	struct dds_sum	 sum;
+	struct dds_store pos;
+	struct dds_store neg;		/* by |x| */
+};
+
+/* The bucket of x > 0. */
+static int64_t
+dds_index(const struct ddsketch *d, double x)
+{
+	return ((int64_t)ceil(log(x) / d->lngamma));
+}
+
+/* The representative value of bucket i: 2 gamma^i / (gamma + 1). */
+static double
+dds_value(const struct ddsketch *d, int64_t i)
+{
+	return (exp((double)i * d->lngamma) * (1 - d->alpha));
+}
+
+/* Add v (1 <= v) at limb w, carrying or borrowing upward. */
+static void
+sum_add_at(struct dds_sum *s, int w, uint64_t v, int neg)
+{
+	uint64_t	o;
+
+	for (; w < SUM_LIMBS && v != 0; w++) {
+		o = s->l[w];
+		if (!neg) {
+			s->l[w] = o + v;
+			v = s->l[w] < o;
+		} else {
+			s->l[w] = o - v;
+			v = o < v;
+		}
+	}
+}
+
+/* Add a finite double exactly. */
+static void
+sum_add_double(struct dds_sum *s, double x)
+{
+	uint64_t	bits, mant;
+	int		neg, e, p;
+
+	memcpy(&bits, &x, sizeof(bits));
+	neg = (int)(bits >> 63);
+	e = (int)((bits >> 52) & 0x7ff);
+	mant = bits & ((UINT64_C(1) << 52) - 1);
+	if (e == 0)
+		p = 0;			/* subnormal: mant * 2^-1074 */
+	else {
+		mant |= UINT64_C(1) << 52;
+		p = e - 1;		/* mant * 2^(e - 1075) */
+	}
+	if (mant == 0)
+		return;
+	sum_add_at(s, p / 64, mant << (p % 64), neg);
+	if (p % 64 != 0)
+		sum_add_at(s, p / 64 + 1, mant >> (64 - p % 64), neg);
+}
+
+/* Add another exact sum. */
+static void
+sum_add_sum(struct dds_sum *s, const struct dds_sum *o)
+{
+	uint64_t	carry = 0, t;
+	int		i;
+
+	for (i = 0; i < SUM_LIMBS; i++) {
+		t = s->l[i] + carry;
+		carry = t < carry;
+		s->l[i] = t + o->l[i];
+		carry += s->l[i] < t;
+	}
+}
+
+static int
+sum_isneg(const struct dds_sum *s)
+{
+	return ((int)(s->l[SUM_LIMBS - 1] >> 63));
+}
+
+static void
+sum_negate(struct dds_sum *s)
+{
+	int	i;
+
+	for (i = 0; i < SUM_LIMBS; i++)
+		s->l[i] = ~s->l[i];
+	sum_add_at(s, 0, 1, 0);
+}
+
+/* The highest set bit of a non-negative sum, -1 for zero. */
+static int
+sum_top(const struct dds_sum *s)
+{
+	int	i;
+
+	for (i = SUM_LIMBS - 1; i >= 0; i--)
+		if (s->l[i] != 0)
+			return (i * 64 + 63 - __builtin_clzll(s->l[i]));
+	return (-1);
+}
+
+/* The lowest set bit, -1 for zero. */
+static int
+sum_bottom(const struct dds_sum *s)
+{
+	int	i;
+
+	for (i = 0; i < SUM_LIMBS; i++)
+		if (s->l[i] != 0)
+			return (i * 64 + __builtin_ctzll(s->l[i]));
+	return (-1);
+}
+
+/* Bits b .. b+63, sign-extended past the top. */
+static uint64_t
+sum_get64(const struct dds_sum *s, int b)
+{
+	uint64_t	fill = sum_isneg(s) ? UINT64_MAX : 0, lo, hi;
+	int		w = b / 64, sh = b % 64;
+
+	lo = w < SUM_LIMBS ? s->l[w] : fill;
+	hi = w + 1 < SUM_LIMBS ? s->l[w + 1] : fill;
+	return (sh == 0 ? lo : (lo >> sh) | (hi << (64 - sh)));
+}
+
+/* The sum rounded to the nearest double, ties to even; +-inf past range. */
+static double
+sum_to_double(const struct dds_sum *s)
+{
+	struct dds_sum	 m = *s;
+	uint64_t	 t, t2, q, r;
+	double		 v;
+	int		 neg, h, sticky, i;
+
+	if ((neg = sum_isneg(&m)))
+		sum_negate(&m);
+	if ((h = sum_top(&m)) < 0)
+		return (0.0);
+	if (h < 53)
+		v = ldexp((double)m.l[0], -SUM_SHIFT);
+	else {
+		if (h < 63) {
+			t = m.l[0] << (63 - h);
+			sticky = 0;
+		} else {
+			t = sum_get64(&m, h - 63);
+			sticky = 0;
+			for (i = 0; i < (h - 63) / 64; i++)
+				sticky |= m.l[i] != 0;
+			if ((h - 63) % 64 != 0) {
+				t2 = UINT64_C(1) << ((h - 63) % 64);
+				sticky |= (m.l[(h - 63) / 64] & (t2 - 1)) != 0;
+			}
+		}
+		q = t >> 11;
+		r = t & 0x7ff;
+		if (r > 0x400 || (r == 0x400 && (sticky || (q & 1))))
+			q++;
+		v = ldexp((double)q, h - 52 - SUM_SHIFT);
+	}
+	return (neg ? -v : v);
+}
+
+/* Number of significant bits of |s|. */
+static int
+sum_bitlen(const struct dds_sum *s)
+{
+	struct dds_sum	m = *s;
+
+	if (sum_isneg(&m))
+		sum_negate(&m);
+	return (sum_top(&m) + 1);
+}
+
+/*
+ * Pack the sum: a float64 when it is one exactly, else [e, m] with m a
+ * big-endian two's complement bin, odd and as short as possible.
+ */
+static void
+sum_pack(const struct dds_sum *s, msgpack_packer *pk)
+{
+	struct dds_sum	 t;
+	uint8_t		 buf[SUM_BYTES_MAX];
+	double		 d;
+	int		 low, bits, nb, j, i;
+
+	d = sum_to_double(s);
+	if (isfinite(d)) {
+		memset(&t, 0, sizeof(t));
+		sum_add_double(&t, d);
+		if (memcmp(&t, s, sizeof(t)) == 0) {
+			msgpack_pack_double(pk, d);
+			return;
+		}
+	}
+	low = sum_bottom(s);			/* not zero: zero is a double */
+	for (i = 0; i < SUM_LIMBS; i++)
+		t.l[i] = sum_get64(s, low + i * 64);
+	if (sum_isneg(&t)) {
+		for (i = 0; i < SUM_LIMBS; i++)
+			t.l[i] = ~t.l[i];
+		bits = sum_top(&t) + 2;		/* ~m >= 0 */
+		for (i = 0; i < SUM_LIMBS; i++)
+			t.l[i] = ~t.l[i];
+	} else
+		bits = sum_top(&t) + 2;
+	nb = (bits + 7) / 8;
+	for (j = 0; j < nb; j++)
+		buf[nb - 1 - j] = (uint8_t)(t.l[j / 8] >> (8 * (j % 8)));
+	msgpack_pack_array(pk, 2);
+	msgpack_pack_int64(pk, (int64_t)low - SUM_SHIFT);
+	msgpack_pack_bin(pk, nb);
+	msgpack_pack_bin_body(pk, buf, nb);
+}
+
+/* Read the sum in either form; the caller checks its range. */
+static int
+sum_unpack(struct msg_reader *r, struct dds_sum *s, char **cause)
+{
+	struct dds_sum	 m;
+	const uint8_t	*b;
+	size_t		 nb, j;
+	uint32_t	 n;
+	int64_t		 e;
+	double		 d;
+	int		 sh, i;
+
+	memset(s, 0, sizeof(*s));
+	if (msg_peek(r) == MSG_T_FLOAT) {
+		if (msg_get_float(r, &d) == -1)
+			goto bad;
+		if (!isfinite(d)) {
+			xasprintf(cause, "ddsketch: sum: not finite");
+			return (-1);
+		}
+		sum_add_double(s, d);
+		return (0);
+	}
+	if (msg_peek(r) != MSG_T_ARRAY) {
+		xasprintf(cause, "ddsketch: sum: expected float or array, "
+		    "got %s", msg_type_name(msg_peek(r)));
+		return (-1);
+	}
+	if (msg_get_array(r, &n) == -1)
+		goto bad;
+	if (n != 2) {
+		xasprintf(cause, "ddsketch: sum: %u fields, expected 2", n);
+		return (-1);
+	}
+	if (msg_get_int(r, &e) == -1 || msg_get_bin(r, &b, &nb) == -1)
+		goto bad;
+	if (nb == 0 || nb > SUM_BYTES_MAX) {
+		xasprintf(cause, "ddsketch: sum: mantissa of %zu bytes", nb);
+		return (-1);
+	}
+	if (e < -SUM_SHIFT || e > SUM_BITS ||
+	    e + SUM_SHIFT + 8 * (int64_t)nb > SUM_BITS) {
+		xasprintf(cause, "ddsketch: sum: exponent %lld out of range",
+		    (long long)e);
+		return (-1);
+	}
+	memset(&m, (b[0] & 0x80) ? 0xff : 0, sizeof(m));
+	for (j = 0; j < nb; j++) {
+		m.l[j / 8] &= ~((uint64_t)0xff << (8 * (j % 8)));
+		m.l[j / 8] |= (uint64_t)b[nb - 1 - j] << (8 * (j % 8));
+	}
+	sh = (int)(e + SUM_SHIFT);
+	for (i = SUM_LIMBS - 1; i >= 0; i--) {
+		s->l[i] = 0;
+		if (i - sh / 64 >= 0) {
+			s->l[i] = m.l[i - sh / 64] << (sh % 64);
+			if (sh % 64 != 0 && i - sh / 64 - 1 >= 0)
+				s->l[i] |= m.l[i - sh / 64 - 1] >>
+				    (64 - sh % 64);
+		}
+	}
+	return (0);
+
+bad:
+	xasprintf(cause, "ddsketch: sum: %s", msg_error(r));
+	return (-1);
+}
+
+static void
+store_init(struct dds_store *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * Make the array cover buckets lo..hi (at most m wide), keeping the counts
+ * of the old range that overlap it; the caller has already folded the
+ * rest.  dir says where to leave room: 1 above, -1 below, 0 both sides.
+ */
+static void
+store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
+{
+	uint64_t	*counts;
+	size_t		 width, cap;
+	int64_t		 offset, from, to;
+
+	if (s->counts != NULL && lo >= s->offset &&
+	    hi < s->offset + (int64_t)s->cap)
+		return;
+	width = (size_t)(hi - lo + 1);
+	cap = width * 2;
+	if (cap < 32)
+		cap = 32;
+	if (cap > 2 * (size_t)m)
+		cap = 2 * (size_t)m;
+	if (dir > 0)
+		offset = lo;
+	else if (dir < 0)
+		offset = hi - (int64_t)cap + 1;
+	else
+		offset = lo - (int64_t)(cap - width) / 2;
+	counts = xcalloc(cap, sizeof(*counts));
+	if (s->total > 0) {
+		from = s->lo > lo ? s->lo : lo;
+		to = s->hi < hi ? s->hi : hi;
+		if (from <= to)
+			memcpy(counts + (from - offset),
+			    s->counts + (from - s->offset),
+			    (size_t)(to - from + 1) * sizeof(*counts));
+	}
+	free(s->counts);
+	s->counts = counts;
+	s->cap = cap;
+	s->offset = offset;
+}
+
+/*
+ * Count n values in bucket i, keeping the store within m buckets: i goes
+ * to max(i, H - m + 1), H the highest bucket, and when H rises the buckets
+ * that fall below H - m + 1 fold into it.
+ */
+static void
+store_add(struct dds_store *s, int64_t i, uint64_t n, int m)
+{
+	int64_t		floor, newlo, top, j;
+	uint64_t	folded = 0;
+
+	if (s->total == 0) {
+		store_reserve(s, i, i, m, 0);
+		s->counts[i - s->offset] = n;
+		s->lo = s->hi = i;
+	} else if (i > s->hi) {
+		floor = i - m + 1;
+		newlo = s->lo;
+		if (floor > s->lo) {
+			top = s->hi < floor - 1 ? s->hi : floor - 1;
+			for (j = s->lo; j <= top; j++) {
+				folded += s->counts[j - s->offset];
+				s->counts[j - s->offset] = 0;
+			}
+			newlo = floor;
+		}
+		store_reserve(s, newlo, i, m, 1);
+		s->counts[i - s->offset] += n;
+		s->counts[newlo - s->offset] += folded;
+		s->lo = newlo;
+		s->hi = i;
+	} else if (i < s->lo) {
+		j = i > s->hi - m + 1 ? i : s->hi - m + 1;
+		store_reserve(s, j, s->hi, m, -1);
+		s->counts[j - s->offset] += n;
+		s->lo = j;
+	} else
+		s->counts[i - s->offset] += n;
+	s->total += n;
+}
+
+/* Fold o into s, highest bucket first so that H is settled at once. */
+static void
+store_merge(struct dds_store *s, const struct dds_store *o, int m)
+{
+	int64_t	j;
+
+	if (o->total == 0)
+		return;
+	for (j = o->hi; j >= o->lo; j--)
+		if (o->counts[j - o->offset] != 0)
+			store_add(s, j, o->counts[j - o->offset], m);
+}
+
+static int
+store_equal(const struct dds_store *a, const struct dds_store *b)
+{
+	if (a->total != b->total)
+		return (0);
+	if (a->total == 0)
+		return (1);
+	if (a->lo != b->lo || a->hi != b->hi)
+		return (0);
+	return (memcmp(a->counts + (a->lo - a->offset),
+	    b->counts + (b->lo - b->offset),
+	    (size_t)(a->hi - a->lo + 1) * sizeof(*a->counts)) == 0);
+}
+
+static void
+store_copy(struct dds_store *s, const struct dds_store *o)
+{
+	*s = *o;
+	if (o->counts != NULL) {
+		s->counts = xcalloc(o->cap, sizeof(*s->counts));
+		memcpy(s->counts, o->counts, o->cap * sizeof(*s->counts));
+	}
+}
+
+/* Pack as [lowest bucket, LEB128 counts up to the highest]. */
+static void
+store_pack(const struct dds_store *s, msgpack_packer *pk)
+{
+	uint8_t		*buf;
+	size_t		 len = 0;
+	uint64_t	 v;
+	int64_t		 j;
+
+	msgpack_pack_array(pk, 2);
+	if (s->total == 0) {
+		msgpack_pack_int64(pk, 0);
+		msgpack_pack_bin(pk, 0);
+		return;
+	}
+	buf = xmalloc((size_t)(s->hi - s->lo + 1) * VARINT_MAX);
+	for (j = s->lo; j <= s->hi; j++) {
+		v = s->counts[j - s->offset];
+		while (v >= 0x80) {
+			buf[len++] = (uint8_t)(v | 0x80);
+			v >>= 7;
+		}
+		buf[len++] = (uint8_t)v;
+	}
+	msgpack_pack_int64(pk, s->lo);
+	msgpack_pack_bin(pk, len);
+	msgpack_pack_bin_body(pk, buf, len);
+	free(buf);
+}
+
+/* One shortest-form LEB128 varint; NULL or a static reason. */
+static const char *
+varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t	*p = *pp;
+	int		 i;
+
+	*v = 0;
+	for (i = 0; i < VARINT_MAX; i++) {
+		if (p == end)
+			return ("truncated count");
+		if (i == VARINT_MAX - 1 && *p > 1)
+			return ("count over 64 bits");
+		*v |= (uint64_t)(*p & 0x7f) << (7 * i);
+		if ((*p++ & 0x80) == 0) {
+			if (i > 0 && p[-1] == 0)
+				return ("count not in shortest form");
+			*pp = p;
+			return (NULL);
+		}
+	}
+	return ("count over 64 bits");
+}
+
+/*
+ * Read a store: the bin is walked once to check it before anything is
+ * allocated, so a hostile width costs nothing.
+ */
+static int
+store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
+    const char *name, char **cause)
+{
+	const uint8_t	*b, *p, *end;
+	const char	*why;
+	size_t		 len, width = 0;
+	uint64_t	 v, first = 0, last = 0, total = 0;
+	int64_t		 offset, idxmin, idxmax;
+	uint32_t	 n;
+
+	if (msg_get_array(r, &n) == -1)
+		goto bad;
+	if (n != 2) {
+		xasprintf(cause, "ddsketch: %s store: %u fields, expected 2",
+		    name, n);
+		return (-1);
+	}
+	if (msg_get_int(r, &offset) == -1 || msg_get_bin(r, &b, &len) == -1)
+		goto bad;
+	if (len == 0) {
+		if (offset != 0) {
+			xasprintf(cause, "ddsketch: %s store: empty with "
+			    "offset %lld", name, (long long)offset);
+			return (-1);
+		}
+		return (0);
+	}
+	for (p = b, end = b + len; p < end; width++) {
+		if (width == (size_t)d->max_bins) {
+			xasprintf(cause, "ddsketch: %s store: wider than "
+			    "max_bins %d", name, d->max_bins);
+			return (-1);
+		}
+		if ((why = varint_get(&p, end, &v)) != NULL) {
+			xasprintf(cause, "ddsketch: %s store: %s", name, why);
+			return (-1);
+		}
+		if (v > UINT64_MAX - total) {
+			xasprintf(cause, "ddsketch: %s store: counts overflow",
+			    name);
+			return (-1);
+		}
+		total += v;
+		if (width == 0)
+			first = v;
+		last = v;
+	}
+	if (first == 0 || last == 0) {
+		xasprintf(cause, "ddsketch: %s store: zero bucket at an end",
+		    name);
+		return (-1);
+	}
+	idxmin = dds_index(d, DBL_TRUE_MIN);
+	idxmax = dds_index(d, DBL_MAX);
+	if (offset < idxmin || offset > idxmax - (int64_t)width + 1) {
+		xasprintf(cause, "ddsketch: %s store: %zu buckets from %lld "
+		    "outside %lld..%lld", name, width, (long long)offset,
+		    (long long)idxmin, (long long)idxmax);
+		return (-1);
+	}
+	store_reserve(s, offset, offset + (int64_t)width - 1, d->max_bins, 0);
+	for (p = b, width = 0; p < end; width++) {
+		varint_get(&p, end, &v);
+		s->counts[offset + (int64_t)width - s->offset] = v;
+	}
+	s->lo = offset;
+	s->hi = offset + (int64_t)width - 1;
+	s->total = total;
+	return (0);
+
+bad:
+	xasprintf(cause, "ddsketch: %s store: %s", name, msg_error(r));
+	return (-1);
+}
+
+/* An empty sketch; NULL if alpha or max_bins is out of range. */
+struct ddsketch *
+dds_new(double alpha, int max_bins)
+{
+	struct ddsketch	*d;
+
+	if (!(alpha >= DDS_ALPHA_MIN && alpha < DDS_ALPHA_MAX) ||
+	    max_bins < 1 || max_bins > DDS_MAX_BINS_MAX)
+		return (NULL);
+	d = xcalloc(1, sizeof(*d));
+	d->alpha = alpha;
+	d->lngamma = log1p(2 * alpha / (1 - alpha));
+	d->max_bins = max_bins;
+	d->min = INFINITY;
+	d->max = -INFINITY;
+	store_init(&d->pos);
+	store_init(&d->neg);
+	return (d);
+}
+
+void
+dds_free(struct ddsketch *d)
+{
+	if (d == NULL)
+		return;
+	free(d->pos.counts);
+	free(d->neg.counts);
+	free(d);
+}
+
+struct ddsketch *
+dds_copy(const struct ddsketch *o)
+{
+	struct ddsketch	*d;
+
+	d = xmalloc(sizeof(*d));
+	*d = *o;
+	store_copy(&d->pos, &o->pos);
+	store_copy(&d->neg, &o->neg);
+	return (d);
+}
+
+/* Add one value; NaN and infinities are ignored (callers validate). */
+void
+dds_add(struct ddsketch *d, double x)
+{
+	if (!isfinite(x) || d->count == UINT64_MAX)
+		return;
+	if (x == 0) {
+		x = 0.0;		/* -0.0 too: one canonical zero */
+		d->zero++;
+	} else if (x > 0)
+		store_add(&d->pos, dds_index(d, x), 1, d->max_bins);
+	else
+		store_add(&d->neg, dds_index(d, -x), 1, d->max_bins);
+	d->count++;
+	sum_add_double(&d->sum, x);
+	if (x < d->min)
+		d->min = x;
+	if (x > d->max)
+		d->max = x;
+}
+
+/*
+ * Fold o into d.  Both must have the same alpha and max_bins; the result
+ * equals a sketch that saw both inputs (see the top of the file).
+ */
+int
+dds_merge(struct ddsketch *d, const struct ddsketch *o, char **cause)
+{
+	struct ddsketch	*tmp;
+	int		 rc;
+
+	if (d->alpha != o->alpha) {
+		xasprintf(cause, "ddsketch: cannot merge alpha %g into %g",
+		    o->alpha, d->alpha);
+		return (-1);
+	}
+	if (d->max_bins != o->max_bins) {
+		xasprintf(cause, "ddsketch: cannot merge max_bins %d into %d",
+		    o->max_bins, d->max_bins);
+		return (-1);
+	}
+	if (o->count > UINT64_MAX - d->count) {
+		xasprintf(cause, "ddsketch: merged count overflows");
+		return (-1);
+	}
+	if (o->count == 0)
+		return (0);
+	if (d == o) {
+		tmp = dds_copy(o);
+		rc = dds_merge(d, tmp, cause);
+		dds_free(tmp);
+		return (rc);
+	}
+	store_merge(&d->pos, &o->pos, d->max_bins);
+	store_merge(&d->neg, &o->neg, d->max_bins);
+	d->zero += o->zero;
+	d->count += o->count;
+	sum_add_sum(&d->sum, &o->sum);
+	if (o->min < d->min)
+		d->min = o->min;
+	if (o->max > d->max)
+		d->max = o->max;
+	return (0);
+}
+
+/*
+ * The q-quantile: the representative value of the bucket holding the
+ * element of 0-based rank floor(q * (n - 1)), clamped to [min, max]; min
+ * and max themselves for q = 0 and 1.  NAN when empty or q is outside
+ * [0, 1].
+ */
+double
+dds_quantile(const struct ddsketch *d, double q)
+{
+	const struct dds_store	*s;
+	uint64_t		 rank, cum = 0;
+	int64_t			 j;
+	double			 v = 0.0;
+
+	if (d->count == 0 || !(q >= 0 && q <= 1))
+		return (NAN);
+	if (q == 0)
+		return (d->min);
+	if (q == 1)
+		return (d->max);
+	rank = (uint64_t)floor(q * (double)(d->count - 1));
+	s = &d->neg;
+	if (s->total > rank) {
+		for (j = s->hi; j >= s->lo; j--)
+			if ((cum += s->counts[j - s->offset]) > rank)
+				break;
+		v = -dds_value(d, j);
+		goto clamp;
+	}
+	cum = s->total + d->zero;
+	if (cum > rank)
+		return (0.0);
+	s = &d->pos;
+	for (j = s->lo; j <= s->hi; j++)
+		if ((cum += s->counts[j - s->offset]) > rank)
+			break;
+	v = dds_value(d, j);
+clamp:
+	if (v < d->min)
+		v = d->min;
+	if (v > d->max)
+		v = d->max;
+	return (v);
+}
+
+uint64_t
+dds_count(const struct ddsketch *d)
+{
+	return (d->count);
+}
+
+/* The smallest value added; NAN when empty. */
+double
+dds_min(const struct ddsketch *d)
+{
+	return (d->count == 0 ? NAN : d->min);
+}
+
+double
+dds_max(const struct ddsketch *d)
+{
+	return (d->count == 0 ? NAN : d->max);
+}
+
+/* The exact sum rounded once to the nearest double (+-inf past range). */
+double
+dds_sum(const struct ddsketch *d)
+{
+	return (sum_to_double(&d->sum));
+}
+
+double
+dds_alpha(const struct ddsketch *d)
+{
+	return (d->alpha);
+}
+
+int
+dds_max_bins(const struct ddsketch *d)
+{
+	return (d->max_bins);
+}
+
+int
+dds_equal(const struct ddsketch *a, const struct ddsketch *b)
+{
+	return (a->alpha == b->alpha && a->max_bins == b->max_bins &&
+	    a->zero == b->zero && a->count == b->count &&
+	    a->min == b->min && a->max == b->max &&
+	    memcmp(&a->sum, &b->sum, sizeof(a->sum)) == 0 &&
+	    store_equal(&a->pos, &b->pos) && store_equal(&a->neg, &b->neg));
+}
+
+/* The canonical serialized form described in ddsketch.h. */
+void
+dds_pack(const struct ddsketch *d, msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 10);
+	msgpack_pack_uint64(pk, DDS_VERSION);
+	msgpack_pack_double(pk, d->alpha);
+	msgpack_pack_uint64(pk, (uint64_t)d->max_bins);
+	msgpack_pack_uint64(pk, d->zero);
+	msgpack_pack_uint64(pk, d->count);
+	sum_pack(&d->sum, pk);
+	msgpack_pack_double(pk, d->count == 0 ? 0.0 : d->min);
+	msgpack_pack_double(pk, d->count == 0 ? 0.0 : d->max);
+	store_pack(&d->pos, pk);
+	store_pack(&d->neg, pk);
+}
+
+/* Where x falls: 0 negative, 1 zero, 2 positive. */
+static int
+dds_sign_class(double x)
+{
+	return (x < 0 ? 0 : x == 0 ? 1 : 2);
+}
+
+/* Check the fields against each other once everything is read. */
+static int
+dds_check(const struct ddsketch *d, char **cause)
+{
+	uint64_t	n = d->zero;
+	int		lowc, highc, bl;
+
+	if (d->pos.total > UINT64_MAX - n ||
+	    d->neg.total > UINT64_MAX - n - d->pos.total ||
+	    n + d->pos.total + d->neg.total != d->count) {
+		xasprintf(cause, "ddsketch: buckets do not sum to count %llu",
+		    (unsigned long long)d->count);
+		return (-1);
+	}
+	if (d->count == 0) {
+		if (d->min != 0 || d->max != 0 || sum_top(&d->sum) != -1) {
+			xasprintf(cause, "ddsketch: empty sketch with non-zero "
+			    "sum, min or max");
+			return (-1);
+		}
+		return (0);
+	}
+	lowc = d->neg.total > 0 ? 0 : d->zero > 0 ? 1 : 2;
+	highc = d->pos.total > 0 ? 2 : d->zero > 0 ? 1 : 0;
+	if (d->min > d->max || dds_sign_class(d->min) != lowc ||
+	    dds_sign_class(d->max) != highc) {
+		xasprintf(cause, "ddsketch: min %g and max %g do not match "
+		    "the buckets", d->min, d->max);
+		return (-1);
+	}
+	/* The highest bucket of each sign is never folded. */
+	if ((d->max > 0 && llabs(dds_index(d, d->max) - d->pos.hi) > 1) ||
+	    (d->min < 0 && llabs(dds_index(d, -d->min) - d->neg.hi) > 1)) {
+		xasprintf(cause, "ddsketch: min %g or max %g outside its "
+		    "bucket", d->min, d->max);
+		return (-1);
+	}
+	/* Every value is below 2^1024: |sum| < count * 2^1024. */
+	bl = 64 - __builtin_clzll(d->count);
+	if (sum_bitlen(&d->sum) > SUM_TOP + bl) {
+		xasprintf(cause, "ddsketch: sum out of range for count %llu",
+		    (unsigned long long)d->count);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Read a sketch packed by dds_pack(), refusing anything malformed or
+ * inconsistent with a cause naming the field.  Allocates at most two
+ * stores of max_bins buckets, after their contents were checked.
+ */
+struct ddsketch *
+dds_unpack(struct msg_reader *r, char **cause)
+{
+	struct ddsketch	*d = NULL;
+	const char	*field;
+	uint64_t	 version, maxbins, zero, count;
+	double		 alpha, mn, mx;
+	uint32_t	 n;
+
+	field = "array";
+	if (msg_get_array(r, &n) == -1)
+		goto bad;
+	if (n != 10) {
+		xasprintf(cause, "ddsketch: %u fields, expected 10", n);
+		return (NULL);
+	}
+	field = "version";
+	if (msg_get_uint(r, &version) == -1)
+		goto bad;
+	if (version != DDS_VERSION) {
+		xasprintf(cause, "ddsketch: unsupported version %llu",
+		    (unsigned long long)version);
+		return (NULL);
+	}
+	field = "alpha";
+	if (msg_get_float(r, &alpha) == -1)
+		goto bad;
+	if (!(alpha >= DDS_ALPHA_MIN && alpha < DDS_ALPHA_MAX)) {
+		xasprintf(cause, "ddsketch: alpha %g out of range", alpha);
+		return (NULL);
+	}
+	field = "max_bins";
+	if (msg_get_uint(r, &maxbins) == -1)
+		goto bad;
+	if (maxbins < 1 || maxbins > DDS_MAX_BINS_MAX) {
+		xasprintf(cause, "ddsketch: max_bins %llu out of range",
+		    (unsigned long long)maxbins);
+		return (NULL);
+	}
+	field = "zero_count";
+	if (msg_get_uint(r, &zero) == -1)
+		goto bad;
+	field = "count";
+	if (msg_get_uint(r, &count) == -1)
+		goto bad;
+	d = dds_new(alpha, (int)maxbins);
+	d->zero = zero;
+	d->count = count;
+	if (sum_unpack(r, &d->sum, cause) == -1)
+		goto fail;
+	field = "min";
+	if (msg_get_float(r, &mn) == -1)
+		goto bad;
+	field = "max";
+	if (msg_get_float(r, &mx) == -1)
+		goto bad;
+	if (!isfinite(mn) || !isfinite(mx)) {
+		xasprintf(cause, "ddsketch: min or max not finite");
+		goto fail;
+	}
+	d->min = mn + 0.0;		/* -0.0 becomes +0.0 */
+	d->max = mx + 0.0;
+	if (store_unpack(r, d, &d->pos, "positive", cause) == -1 ||
+	    store_unpack(r, d, &d->neg, "negative", cause) == -1 ||
+	    dds_check(d, cause) == -1)
+		goto fail;
+	if (count == 0) {
+		d->min = INFINITY;
+		d->max = -INFINITY;
+	}
+	return (d);
+
+bad:
+	xasprintf(cause, "ddsketch: %s: %s", field, msg_error(r));
+fail:
+	dds_free(d);
+	return (NULL);
+}
+
+/* Memory held, for accounting against configured limits. */
+size_t
+dds_bytes(const struct ddsketch *d)
+{
+	return (sizeof(*d) + (d->pos.cap + d->neg.cap) * sizeof(uint64_t));
+}

@@ -1,0 +1,694 @@
+/*
+ * Copyright (c) 2026 The lamina authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES.
+ */
+
+/*
+ * Space-Saving top-k: k counters in a hash table (linear probing) and a
+ * binary heap whose top is the counter that ranks last, O(log k) per add.
+ *
+ * Ranking is one total order, used everywhere: count descending, then item
+ * bytes ascending.  topk_list() and the serialized form follow it, an add
+ * on a full sketch evicts the counter ranked last, and a merge keeps the k
+ * ranked first.  So the state (the set of items, counts and errors) is a
+ * function of the input sequence, and is kept in no particular order.
+ *
+ * Add (weight w).  A listed item gains w.  An unlisted one takes a free
+ * counter with count w, error 0, or, when all k are used, replaces the one
+ * ranked last, of count m: count m + w, error m.
+ *
+ * Merge (Agarwal et al. 2012, section 3, via the isomorphism of
+ * Space-Saving with Misra-Gries).  Let D_A be A's minimum count if A is
+ * full, else 0: an item not in A occurred at most D_A times in A's input.
+ * Every item of A or B becomes a candidate with
+ *	count = cA + cB,  error = eA + eB,
+ * where a side that does not list the item contributes D for both.  Keep
+ * the k candidates ranked first.
+ *
+ * Why it holds.  Write S = sum of counts, n = total weight.
+ *  (1) S <= n.  An add raises S and n by w.  In a merge, the sum over all
+ *	candidates of (count - D_A - D_B) is (S_A - |A| D_A) + (S_B - |B|
+ *	D_B), and |A| D_A = k D_A whenever D_A > 0; the k kept candidates
+ *	have count >= D_A + D_B each, so S' <= S_A + S_B <= n_A + n_B.
+ *  (2) Bounds.  count >= true frequency: by induction, as D bounds the
+ *	side that does not list the item.  An item no longer listed has true
+ *	frequency <= the new minimum count: dropped candidates rank below
+ *	it, an item in neither input had at most D_A + D_B, and every
+ *	candidate has count >= D_A + D_B.  count - error is a sum of lower
+ *	bounds (0 for an unlisted side).
+ *  (3) The guarantee.  topk_error_bound() is the minimum count when all k
+ *	counters are used, else 0, and by (1) k * min <= S <= n: it is at
+ *	most n / k, for the combined n after any merges.  An item with true
+ *	frequency above it is listed.
+ *  (4) Errors.  error <= minimum count (by induction: evictions set error
+ *	to the old minimum, merges give eA + eB <= D_A + D_B <= the k-th
+ *	count), and a sketch that does not use all k counters has errors 0
+ *	and S = n.
+ * When A and B together list at most k items (hence at most k distinct
+ * items were seen), no D is ever non-zero: counts are exact and the merge
+ * equals adding both inputs to one sketch, in any order.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "hash.h"
+#include "msg.h"
+#include "topk.h"
+#include "xmalloc.h"
+
+#define TOPK_HASH_SEED	UINT64_C(0x746f706b)	/* "topk" */
+
+struct topk_entry {
+	uint8_t		*item;		/* at least one byte allocated */
+	size_t		 len;
+	uint64_t	 count;
+	uint64_t	 error;
+	uint64_t	 hash;
+	int		 heap;		/* position in the heap */
+};
+
+struct topk {
+	int			 k;
+	int			 n;	/* counters in use */
+	uint64_t		 total;
+	struct topk_entry	*e;	/* k counters, 0..n-1 in use */
+	int			*heap;	/* counters, the last ranked on top */
+	int			*table;	/* counter number + 1, 0 if free */
+	size_t			 mask;
+};
+
+/* The table's hash; internal, so it is in no format and may change. */
+static uint64_t
+topk_hash(const void *buf, size_t len)
+{
+	return (hash64(buf, len, TOPK_HASH_SEED));
+}
+
+/* Compare item bytes: memcmp order, a prefix first. */
+static int
+item_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int	c;
+
+	c = memcmp(a, b, alen < blen ? alen : blen);
+	if (c != 0)
+		return (c);
+	return (alen < blen ? -1 : alen > blen);
+}
+
+/* The ranking: negative if a is listed before b. */
+static int
+entry_cmp(const struct topk_entry *a, const struct topk_entry *b)
+{
+	if (a->count != b->count)
+		return (a->count > b->count ? -1 : 1);
+	return (item_cmp(a->item, a->len, b->item, b->len));
+}
+
+static int
+entry_qsort_cmp(const void *a, const void *b)
+{
+	return (entry_cmp(a, b));
+}
+
+static int
+entry_ptr_qsort_cmp(const void *a, const void *b)
+{
+	const struct topk_entry	*const *x = a, *const *y = b;
+
+	return (entry_cmp(*x, *y));
+}
+
+/* The counter of an item, or -1. */
+static int
+topk_find(const struct topk *t, const void *item, size_t len, uint64_t hash)
+{
+	const struct topk_entry	*e;
+	size_t			 i;
+
+	for (i = hash & t->mask; t->table[i] != 0; i = (i + 1) & t->mask) {
+		e = &t->e[t->table[i] - 1];
+		if (e->hash == hash && e->len == len &&
+		    (len == 0 || memcmp(e->item, item, len) == 0))
+			return (t->table[i] - 1);
+	}
+	return (-1);
+}
+
+static void
+table_insert(struct topk *t, int c)
+{
+	size_t	i;
+
+	for (i = t->e[c].hash & t->mask; t->table[i] != 0;
+	    i = (i + 1) & t->mask)
+		;
+	t->table[i] = c + 1;
+}
+
+/* Remove counter c, shifting back the entries of its probe run. */
+static void
+table_remove(struct topk *t, int c)
+{
+	size_t	i, j, home;
+
+	for (i = t->e[c].hash & t->mask; t->table[i] != c + 1;
+	    i = (i + 1) & t->mask)
+		;
+	t->table[i] = 0;
+	for (j = (i + 1) & t->mask; t->table[j] != 0; j = (j + 1) & t->mask) {
+		home = t->e[t->table[j] - 1].hash & t->mask;
+		/* Move j back to i unless its home lies in (i, j]. */
+		if (i <= j ? (home <= i || home > j) :
+		    (home <= i && home > j)) {
+			t->table[i] = t->table[j];
+			t->table[j] = 0;
+			i = j;
+		}
+	}
+}
+
+/* Counter a ranks after counter b. */
+static int
+heap_worse(const struct topk *t, int a, int b)
+{
+	return (entry_cmp(&t->e[a], &t->e[b]) > 0);
+}
+
+static void
+heap_swap(struct topk *t, int i, int j)
+{
+	int	c = t->heap[i];
+
+	t->heap[i] = t->heap[j];
+	t->heap[j] = c;
+	t->e[t->heap[i]].heap = i;
+	t->e[t->heap[j]].heap = j;
+}
+
+static void
+heap_up(struct topk *t, int i)
+{
+	int	p;
+
+	for (; i > 0; i = p) {
+		p = (i - 1) / 2;
+		if (!heap_worse(t, t->heap[i], t->heap[p]))
+			break;
+		heap_swap(t, i, p);
+	}
+}
+
+static void
+heap_down(struct topk *t, int i)
+{
+	int	l, w;
+
+	for (;;) {
+		w = i;
+		l = 2 * i + 1;
+		if (l < t->n && heap_worse(t, t->heap[l], t->heap[w]))
+			w = l;
+		if (l + 1 < t->n && heap_worse(t, t->heap[l + 1], t->heap[w]))
+			w = l + 1;
+		if (w == i)
+			return;
+		heap_swap(t, i, w);
+		i = w;
+	}
+}
+
+/* Rebuild the table and the heap from counters 0..n-1. */
+static void
+topk_reindex(struct topk *t)
+{
+	int	i;
+
+	memset(t->table, 0, (t->mask + 1) * sizeof(*t->table));
+	for (i = 0; i < t->n; i++) {
+		table_insert(t, i);
+		t->heap[i] = i;
+		t->e[i].heap = i;
+	}
+	for (i = t->n / 2 - 1; i >= 0; i--)
+		heap_down(t, i);
+}
+
+static uint8_t *
+item_dup(const void *item, size_t len)
+{
+	uint8_t	*p;
+
+	p = xmalloc(len > 0 ? len : 1);
+	if (len > 0)
+		memcpy(p, item, len);
+	return (p);
+}
+
+/* An empty sketch of k counters; NULL if k is out of 1..TOPK_K_MAX. */
+struct topk *
+topk_new(int k)
+{
+	struct topk	*t;
+	size_t		 size = 4;
+
+	if (k < 1 || k > TOPK_K_MAX)
+		return (NULL);
+	while (size < 2 * (size_t)k)
+		size *= 2;
+	t = xcalloc(1, sizeof(*t));
+	t->k = k;
+	t->e = xcalloc(k, sizeof(*t->e));
+	t->heap = xcalloc(k, sizeof(*t->heap));
+	t->table = xcalloc(size, sizeof(*t->table));
+	t->mask = size - 1;
+	return (t);
+}
+
+void
+topk_free(struct topk *t)
+{
+	int	i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++)
+		free(t->e[i].item);
+	free(t->e);
+	free(t->heap);
+	free(t->table);
+	free(t);
+}
+
+struct topk *
+topk_copy(const struct topk *o)
+{
+	struct topk	*t;
+	int		 i;
+
+	t = topk_new(o->k);
+	t->n = o->n;
+	t->total = o->total;
+	memcpy(t->e, o->e, o->n * sizeof(*t->e));
+	for (i = 0; i < o->n; i++)
+		t->e[i].item = item_dup(o->e[i].item, o->e[i].len);
+	memcpy(t->heap, o->heap, o->n * sizeof(*t->heap));
+	memcpy(t->table, o->table, (o->mask + 1) * sizeof(*t->table));
+	return (t);
+}
+
+/*
+ * Count an item weight times (weight 0 does nothing).  Items longer than
+ * TOPK_ITEM_MAX are cut to it.  The total saturates at 2^64 - 1: weight
+ * beyond that is dropped, keeping the bounds true.
+ */
+void
+topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
+{
+	struct topk_entry	*e;
+	uint64_t		 hash, m;
+	int			 c;
+
+	if (len > TOPK_ITEM_MAX)
+		len = TOPK_ITEM_MAX;
+	if (len == 0)
+		item = "";
+	if (weight > UINT64_MAX - t->total)
+		weight = UINT64_MAX - t->total;
+	if (weight == 0)
+		return;
+	t->total += weight;
+	hash = topk_hash(item, len);
+	if ((c = topk_find(t, item, len, hash)) != -1) {
+		t->e[c].count += weight;
+		heap_down(t, t->e[c].heap);
+		return;
+	}
+	if (t->n < t->k) {
+		c = t->n++;
+		e = &t->e[c];
+		e->item = item_dup(item, len);
+		e->len = len;
+		e->count = weight;
+		e->error = 0;
+		e->hash = hash;
+		table_insert(t, c);
+		t->heap[c] = c;
+		e->heap = c;
+		heap_up(t, c);
+		return;
+	}
+	c = t->heap[0];
+	e = &t->e[c];
+	m = e->count;
+	table_remove(t, c);
+	free(e->item);
+	e->item = item_dup(item, len);
+	e->len = len;
+	e->count = m + weight;
+	e->error = m;
+	e->hash = hash;
+	table_insert(t, c);
+	heap_down(t, 0);
+}
+
+/* The minimum count when all k counters are used, else 0. */
+static uint64_t
+topk_floor(const struct topk *t)
+{
+	return (t->n == t->k ? t->e[t->heap[0]].count : 0);
+}
+
+/*
+ * Fold o into t as described at the top of the file.  Needs the same k;
+ * the totals must not overflow.
+ */
+int
+topk_merge(struct topk *t, const struct topk *o, char **cause)
+{
+	struct topk_entry	*cand, *e;
+	struct topk		*tmp;
+	uint64_t		 dt, doth;
+	int			 nc = 0, keep, i, j, rc;
+
+	if (t->k != o->k) {
+		xasprintf(cause, "topk: cannot merge k %d into k %d", o->k,
+		    t->k);
+		return (-1);
+	}
+	if (o->total > UINT64_MAX - t->total) {
+		xasprintf(cause, "topk: merged total overflows");
+		return (-1);
+	}
+	if (t == o) {
+		tmp = topk_copy(o);
+		rc = topk_merge(t, tmp, cause);
+		topk_free(tmp);
+		return (rc);
+	}
+	dt = topk_floor(t);
+	doth = topk_floor(o);
+	cand = xcalloc((size_t)t->n + o->n + 1, sizeof(*cand));
+	for (i = 0; i < t->n; i++) {
+		cand[nc] = t->e[i];
+		cand[nc].heap = i;		/* where the bytes are */
+		j = topk_find(o, t->e[i].item, t->e[i].len, t->e[i].hash);
+		cand[nc].count += j != -1 ? o->e[j].count : doth;
+		cand[nc].error += j != -1 ? o->e[j].error : doth;
+		nc++;
+	}
+	for (i = 0; i < o->n; i++) {
+		if (topk_find(t, o->e[i].item, o->e[i].len,
+		    o->e[i].hash) != -1)
+			continue;
+		cand[nc] = o->e[i];
+		cand[nc].heap = -1;
+		cand[nc].count += dt;
+		cand[nc].error += dt;
+		nc++;
+	}
+	qsort(cand, nc, sizeof(*cand), entry_qsort_cmp);
+	keep = nc < t->k ? nc : t->k;
+	for (i = 0; i < keep; i++) {
+		if (cand[i].heap >= 0)
+			t->e[cand[i].heap].item = NULL;	/* taken */
+		else
+			cand[i].item = item_dup(cand[i].item, cand[i].len);
+	}
+	for (i = 0; i < t->n; i++)
+		free(t->e[i].item);
+	for (i = 0; i < keep; i++) {
+		e = &t->e[i];
+		*e = cand[i];
+	}
+	t->n = keep;
+	t->total += o->total;
+	topk_reindex(t);
+	free(cand);
+	return (0);
+}
+
+uint64_t
+topk_total(const struct topk *t)
+{
+	return (t->total);
+}
+
+int
+topk_k(const struct topk *t)
+{
+	return (t->k);
+}
+
+size_t
+topk_size(const struct topk *t)
+{
+	return ((size_t)t->n);
+}
+
+/* The counters in ranking order. */
+static const struct topk_entry **
+topk_sorted(const struct topk *t)
+{
+	const struct topk_entry	**v;
+	int			  i;
+
+	v = xcalloc((size_t)t->n + 1, sizeof(*v));
+	for (i = 0; i < t->n; i++)
+		v[i] = &t->e[i];
+	qsort(v, t->n, sizeof(*v), entry_ptr_qsort_cmp);
+	return (v);
+}
+
+/*
+ * Fill out with up to max items in ranking order; returns how many were
+ * written.  The item pointers are borrowed until the sketch next changes.
+ */
+size_t
+topk_list(const struct topk *t, struct topk_item *out, size_t max)
+{
+	const struct topk_entry	**v;
+	size_t			  i, n;
+
+	n = (size_t)t->n < max ? (size_t)t->n : max;
+	if (n == 0)
+		return (0);
+	v = topk_sorted(t);
+	for (i = 0; i < n; i++) {
+		out[i].item = v[i]->item;
+		out[i].len = v[i]->len;
+		out[i].count = v[i]->count;
+		out[i].error = v[i]->error;
+	}
+	free(v);
+	return (n);
+}
+
+/* Every item with a true frequency above this is listed; <= total / k. */
+uint64_t
+topk_error_bound(const struct topk *t)
+{
+	return (topk_floor(t));
+}
+
+int
+topk_equal(const struct topk *a, const struct topk *b)
+{
+	const struct topk_entry	*e;
+	int			 i, j;
+
+	if (a->k != b->k || a->total != b->total || a->n != b->n)
+		return (0);
+	for (i = 0; i < a->n; i++) {
+		e = &a->e[i];
+		if ((j = topk_find(b, e->item, e->len, e->hash)) == -1 ||
+		    b->e[j].count != e->count || b->e[j].error != e->error)
+			return (0);
+	}
+	return (1);
+}
+
+/* The canonical serialized form described in topk.h. */
+void
+topk_pack(const struct topk *t, msgpack_packer *pk)
+{
+	const struct topk_entry	**v;
+	int			  i;
+
+	v = topk_sorted(t);
+	msgpack_pack_array(pk, 4);
+	msgpack_pack_uint64(pk, TOPK_VERSION);
+	msgpack_pack_uint64(pk, (uint64_t)t->k);
+	msgpack_pack_uint64(pk, t->total);
+	msgpack_pack_array(pk, t->n);
+	for (i = 0; i < t->n; i++) {
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_bin(pk, v[i]->len);
+		msgpack_pack_bin_body(pk, v[i]->item, v[i]->len);
+		msgpack_pack_uint64(pk, v[i]->count);
+		msgpack_pack_uint64(pk, v[i]->error);
+	}
+	free(v);
+}
+
+/* Read one [item, count, error] into counter c, checking it alone. */
+static int
+topk_unpack_item(struct msg_reader *r, struct topk *t, uint32_t c,
+    char **cause)
+{
+	struct topk_entry	*e = &t->e[c];
+	const uint8_t		*item;
+	size_t			 len;
+	uint32_t		 n;
+
+	if (msg_get_array(r, &n) == -1)
+		goto bad;
+	if (n != 3) {
+		xasprintf(cause, "topk: item %u: %u fields, expected 3", c, n);
+		return (-1);
+	}
+	if (msg_get_strbin(r, &item, &len) == -1 ||
+	    msg_get_uint(r, &e->count) == -1 ||
+	    msg_get_uint(r, &e->error) == -1)
+		goto bad;
+	if (len > TOPK_ITEM_MAX) {
+		xasprintf(cause, "topk: item %u: %zu bytes, more than %d", c,
+		    len, TOPK_ITEM_MAX);
+		return (-1);
+	}
+	if (e->count == 0) {
+		xasprintf(cause, "topk: item %u: count 0", c);
+		return (-1);
+	}
+	if (e->error > e->count) {
+		xasprintf(cause, "topk: item %u: error %llu over count %llu",
+		    c, (unsigned long long)e->error,
+		    (unsigned long long)e->count);
+		return (-1);
+	}
+	e->hash = topk_hash(item, len);
+	if (topk_find(t, item, len, e->hash) != -1) {
+		xasprintf(cause, "topk: item %u: duplicate", c);
+		return (-1);
+	}
+	e->item = item_dup(item, len);
+	e->len = len;
+	return (0);
+
+bad:
+	xasprintf(cause, "topk: item %u: %s", c, msg_error(r));
+	return (-1);
+}
+
+/*
+ * Read a sketch packed by topk_pack(), refusing anything malformed or
+ * inconsistent (see (1) and (4) at the top of the file) with a cause.
+ */
+struct topk *
+topk_unpack(struct msg_reader *r, char **cause)
+{
+	struct topk	*t = NULL;
+	const char	*field;
+	uint64_t	 version, k, total, sum = 0, floor;
+	uint32_t	 n, i;
+
+	field = "array";
+	if (msg_get_array(r, &n) == -1)
+		goto bad;
+	if (n != 4) {
+		xasprintf(cause, "topk: %u fields, expected 4", n);
+		return (NULL);
+	}
+	field = "version";
+	if (msg_get_uint(r, &version) == -1)
+		goto bad;
+	if (version != TOPK_VERSION) {
+		xasprintf(cause, "topk: unsupported version %llu",
+		    (unsigned long long)version);
+		return (NULL);
+	}
+	field = "k";
+	if (msg_get_uint(r, &k) == -1)
+		goto bad;
+	if (k < 1 || k > TOPK_K_MAX) {
+		xasprintf(cause, "topk: k %llu out of range",
+		    (unsigned long long)k);
+		return (NULL);
+	}
+	field = "total";
+	if (msg_get_uint(r, &total) == -1)
+		goto bad;
+	field = "items";
+	if (msg_get_array(r, &n) == -1)
+		goto bad;
+	if (n > k) {
+		xasprintf(cause, "topk: %u items, more than k %llu", n,
+		    (unsigned long long)k);
+		return (NULL);
+	}
+	t = topk_new((int)k);
+	t->total = total;
+	for (i = 0; i < n; i++) {
+		if (topk_unpack_item(r, t, i, cause) == -1)
+			goto fail;
+		t->n++;
+		table_insert(t, i);
+		if (i > 0 && entry_cmp(&t->e[i - 1], &t->e[i]) > 0) {
+			xasprintf(cause, "topk: item %u: out of order", i);
+			goto fail;
+		}
+		if (t->e[i].count > total - sum) {
+			xasprintf(cause, "topk: counts sum to more than total "
+			    "%llu", (unsigned long long)total);
+			goto fail;
+		}
+		sum += t->e[i].count;
+	}
+	topk_reindex(t);
+	floor = topk_floor(t);
+	for (i = 0; i < n; i++) {
+		if (t->e[i].error > floor) {
+			xasprintf(cause, "topk: item %u: error %llu over the "
+			    "minimum count %llu", i,
+			    (unsigned long long)t->e[i].error,
+			    (unsigned long long)floor);
+			goto fail;
+		}
+	}
+	if (t->n < t->k && sum != total) {
+		xasprintf(cause, "topk: %u of %llu counters used but counts "
+		    "sum to %llu, not total %llu", n, (unsigned long long)k,
+		    (unsigned long long)sum, (unsigned long long)total);
+		goto fail;
+	}
+	return (t);
+
+bad:
+	xasprintf(cause, "topk: %s: %s", field, msg_error(r));
+fail:
+	topk_free(t);
+	return (NULL);
+}
+
+/* Memory held, for accounting against configured limits. */
+size_t
+topk_bytes(const struct topk *t)
+{
+	size_t	n;
+	int	i;
+
+	n = sizeof(*t) + (size_t)t->k * (sizeof(*t->e) + sizeof(*t->heap)) +
+	    (t->mask + 1) * sizeof(*t->table);
+	for (i = 0; i < t->n; i++)
+		n += t->e[i].len;
+	return (n);
+}
