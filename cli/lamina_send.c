@@ -217,9 +217,10 @@ cmd_send(struct conf *conf, int argc, char **argv)
 		o = json_tokener_parse_ex(tok, line, (int)len);
 		if (o == NULL || json_tokener_get_parse_end(tok) != (size_t)len) {
 			fprintf(stderr, "lamina: send: line %zu: invalid JSON: "
-			    "%s\n", lineno, o == NULL ?
-			    json_tokener_error_desc(json_tokener_get_error(tok))
-			    : "data after the value");
+			    "%s\n", lineno, o != NULL ? "data after the value" :
+			    json_tokener_get_error(tok) == json_tokener_continue ?
+			    "the line ends inside a value" :
+			    json_tokener_error_desc(json_tokener_get_error(tok)));
 			json_object_put(o);
 			rc = 1;
 			break;
@@ -301,6 +302,7 @@ cmd_status(struct conf *conf, int argc, char **argv)
 		    daemons[i].off))->path;
 		o = NULL;
 		why = NULL;
+		cause = NULL;
 		if ((rs = rpc_sync_connect(path, conf->max_message_bytes,
 		    &cause)) == NULL)
 			xasprintf(&why, "not running: %s", cause);

@@ -425,6 +425,12 @@ master_recover_active(struct master_stream *ms, struct master_recovery *rep,
 	const char		*why = NULL;
 	char			 reason[128];
 	int			 bad = 0;
+	uint64_t		 bn;
+	struct {
+		uint64_t	 pos, offset, n;
+		uint32_t	 crc;
+		int64_t		 min, max, first_ingest;
+	}			 b;
 
 	ms->path = master_seg_path(ms->dir, ms->first);
 	if ((ms->fd = open(ms->path, O_RDWR | O_CLOEXEC)) == -1)
@@ -472,6 +478,7 @@ master_recover_active(struct master_stream *ms, struct master_recovery *rep,
 	ms->first_ingest = 0;
 	pos = SEG_HEADER_SIZE;
 	reason[0] = '\0';
+	memset(&b, 0, sizeof(b));
 	for (want = ms->first;; want++) {
 		switch (seg_record_decode(map + pos, size - pos, &rec, &why)) {
 		case SEG_OK:
@@ -481,6 +488,18 @@ master_recover_active(struct master_stream *ms, struct master_recovery *rep,
 				    rec.offset, want);
 				bad = 1;
 				break;
+			}
+			if (rec.meta != NULL && seg_meta_uint(rec.meta,
+			    rec.meta_len, "n", &bn) == 0 && bn > 1) {
+				/* A batch starts: remember where, and the
+				 * state before it, to drop it if torn. */
+				b.pos = pos;
+				b.offset = rec.offset;
+				b.n = bn;
+				b.crc = ms->crc;
+				b.min = ms->min_ev;
+				b.max = ms->max_ev;
+				b.first_ingest = ms->first_ingest;
 			}
 			if (ms->nrec == 0)
 				ms->first_ingest = rec.ingest_ns;
@@ -512,6 +531,23 @@ master_recover_active(struct master_stream *ms, struct master_recovery *rep,
 			break;
 	}
 	munmap(map, size);
+	/*
+	 * A batch (one append, one Forward chunk) is stored whole or not at
+	 * all: its client had no answer, and will send it again.  A batch
+	 * whose first record says n records but fewer follow was cut short
+	 * by the crash; drop it like a torn record.
+	 */
+	if (b.n > 1 && ms->first + ms->nrec - b.offset < b.n) {
+		snprintf(reason, sizeof(reason), "incomplete batch: %" PRIu64
+		    " of %" PRIu64 " records", ms->first + ms->nrec - b.offset,
+		    b.n);
+		ms->nrec = b.offset - ms->first;
+		ms->crc = b.crc;
+		ms->min_ev = b.min;
+		ms->max_ev = b.max;
+		ms->first_ingest = b.first_ingest;
+		pos = b.pos;
+	}
 	if (pos < size) {
 		if (reason[0] != '\0') {
 			rep->dropped_bytes = size - pos;

@@ -322,3 +322,27 @@ cat_entry_decode(const uint8_t *buf, struct cat_entry *e)
 		return (-1);
 	return (0);
 }
+
+/* The unsigned integer under key in a record's meta map: 0, or -1. */
+int
+seg_meta_uint(const uint8_t *meta, size_t len, const char *key,
+    uint64_t *v)
+{
+	struct msg_reader	 r;
+	const char		*k;
+	size_t			 klen, want = strlen(key);
+	uint32_t		 n;
+
+	msg_reader_init(&r, meta, len);
+	if (msg_get_map(&r, &n) == -1)
+		return (-1);
+	while (n-- > 0) {
+		if (msg_get_str(&r, &k, &klen) == -1)
+			return (-1);
+		if (klen == want && memcmp(k, key, klen) == 0)
+			return (msg_get_uint(&r, v));
+		if (msg_skip(&r) == -1)
+			return (-1);
+	}
+	return (-1);
+}

@@ -86,6 +86,8 @@ size_t	seg_record_encode(uint8_t *, uint64_t, int64_t, int64_t,
 enum seg_status seg_record_decode(const uint8_t *, size_t,
 	    struct seg_record *, const char **);
 
+int	seg_meta_uint(const uint8_t *, size_t, const char *, uint64_t *);
+
 void	cat_header_encode(uint8_t *);
 int	cat_header_decode(const uint8_t *, size_t, const char **);
 void	cat_entry_encode(uint8_t *, const struct cat_entry *);

@@ -104,8 +104,22 @@ xsum_normalize(struct xsum *x)
 		x->w[x->n - 2] -= carry * DIGIT;
 		x->w[x->n - 1] += carry;
 	}
-	while (x->n > 0 && x->w[x->n - 1] == 0)
-		x->n--;
+	/*
+	 * Drop top digits that only repeat the sign: 0 above a digit below
+	 * 2^31, -1 above one of 2^31 or more (which then turns negative).  A
+	 * 0 above a digit of 2^31 or more stays: the top digit is signed.
+	 */
+	while (x->n > 1) {
+		if (x->w[x->n - 1] == 0 && x->w[x->n - 2] < DIGIT / 2)
+			x->n--;
+		else if (x->w[x->n - 1] == -1 && x->w[x->n - 2] >= DIGIT / 2) {
+			x->w[x->n - 2] -= DIGIT;
+			x->n--;
+		} else
+			break;
+	}
+	if (x->n == 1 && x->w[0] == 0)
+		x->n = 0;
 	for (skip = 0; skip < x->n && x->w[skip] == 0; skip++)
 		;
 	if (skip > 0) {
@@ -306,8 +320,10 @@ xsum_unpack(struct xsum *x, struct msg_reader *r, char **cause)
 	for (i = 0; i < n; i++) {
 		if (msg_get_int(r, &d) == -1 ||
 		    (i + 1 < n && (d < 0 || d >= DIGIT)) ||
-		    (i + 1 == n && (d == 0 || d < -DIGIT / 2 ||
-		    d >= DIGIT / 2)) || (i == 0 && d == 0)) {
+		    (i + 1 == n && (d < -DIGIT / 2 || d >= DIGIT / 2 ||
+		    (d == 0 && (n == 1 || x->w[i - 1] < DIGIT / 2)) ||
+		    (d == -1 && n > 1 && x->w[i - 1] >= DIGIT / 2))) ||
+		    (i == 0 && d == 0)) {
 			xsum_clear(x);
 			xasprintf(cause, "xsum: digit %u out of range", i);
 			return (-1);

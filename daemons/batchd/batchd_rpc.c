@@ -36,6 +36,7 @@
 static void
 rpc_hello(struct rpc_request *req, struct msg_reader *p, void *arg)
 {
+	struct rpc_conn	*conn;
 	msgpack_packer	*pk;
 	const char	*role;
 	size_t		 rlen;
@@ -51,9 +52,10 @@ rpc_hello(struct rpc_request *req, struct msg_reader *p, void *arg)
 		return;
 	}
 	if (version != PROTO_VERSION) {
+		conn = rpc_request_conn(req);	/* req is freed by the reply */
 		rpc_reply_error(req, PROTO_E_VERSION, "hello: protocol version "
 		    "%" PRId64 " is not %d", version, PROTO_VERSION);
-		rpc_conn_close(rpc_request_conn(req));
+		rpc_conn_close(conn);
 		return;
 	}
 	pk = rpc_reply_begin(req);

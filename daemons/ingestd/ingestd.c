@@ -189,11 +189,11 @@ ingestd_shutdown(struct ingestd *d)
 		quarantine_close(&d->streams[i]);
 	}
 	quarantine_close(&d->unknown);
+	commit_free(d);
 	ingestd_forward_free(d);
 	rpc_server_free(d->rpc);
 	rpc_server_free(d->fwd);
 	rpc_server_free(d->fwd_tcp);
-	commit_free(d);
 	chunks_free(d->chunks);
 	event_free(d->ev_term);
 	event_free(d->ev_int);

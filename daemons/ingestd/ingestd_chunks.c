@@ -13,9 +13,10 @@
  * shipper missed our ack) is acknowledged without being stored twice.
  * Each id is kept for ingest.chunk_id_ttl after it arrived.  The set lives
  * in memory, in a hash table; it is durable because the id travels in the
- * meta map of the chunk's last record (the last, so that a torn write that
- * keeps the id keeps the whole chunk), and chunks_recover() rebuilds it
- * from the log at start.
+ * meta map of the first record of the chunk's batch, and recovery drops a
+ * batch that was not written whole (master_open), so an id found in the
+ * log is a chunk stored whole; chunks_recover() rebuilds the set from the
+ * log at start.
  */
 
 #include <inttypes.h>

@@ -405,6 +405,13 @@ void
 commit_free(struct ingestd *d)
 {
 	struct subscriber	*sub;
+	struct waiter		*w;
+
+	/* Work still waiting after the drain timeout: refuse it. */
+	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
+		TAILQ_REMOVE(&d->waiters, w, entry);
+		waiter_failed(d, w, "lamina-ingestd stopped first");
+	}
 
 	while ((sub = TAILQ_FIRST(&d->subscribers)) != NULL) {
 		TAILQ_REMOVE(&d->subscribers, sub, entry);

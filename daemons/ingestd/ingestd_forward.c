@@ -19,7 +19,9 @@
  * batch.  With a chunk option the ack is sent once the batch (and the
  * quarantine) is durable; a chunk id seen before is acknowledged without
  * storing it twice, once the first copy is durable.  The id is stored in
- * the meta map of the chunk's last record so recovery can rebuild the set.
+ * the meta map of the batch's first record, with the batch's size: recovery
+ * drops a batch that was not written whole, and rebuilds the set of ids
+ * from the batches that were.
  * A message that is malformed as a whole cannot be answered (Forward has
  * no error reply): it is logged, counted, and the connection closed, so
  * the shipper sees a failure rather than silence.
@@ -100,12 +102,19 @@ fwd_ack_after(struct ingestd *d, struct rpc_conn *c, struct istream *st,
 	commit_add_waiter(d, w);
 }
 
-/* The meta map of a record: the chunk id and the v1.5 metadata. */
+/*
+ * The meta map of a record: on the first record of the batch its size n
+ * (when over 1) and the chunk id, so that recovery drops an incomplete
+ * batch and rebuilds the chunk ids of whole ones; and the v1.5 metadata.
+ */
 static void
 fwd_pack_meta(msgpack_packer *pk, const struct fwd_msg *m,
-    const struct fwd_entry *e, int with_chunk)
+    const struct fwd_entry *e, int with_chunk, size_t n)
 {
-	msgpack_pack_map(pk, (with_chunk ? 1 : 0) + (e->meta != NULL ? 1 : 0));
+	msgpack_pack_map(pk, (with_chunk ? 1 : 0) + (n > 1 ? 1 : 0) +
+	    (e->meta != NULL ? 1 : 0));
+	if (n > 1)
+		msg_pack_kv_uint(pk, "n", n);
 	if (with_chunk) {
 		msg_pack_str(pk, "chunk");
 		msg_pack_strn(pk, m->chunk, m->chunklen);
@@ -136,7 +145,7 @@ fwd_frame(struct rpc_conn *c, const uint8_t *frame, size_t len, void *arg)
 	char			*cause = NULL, err[SCHEMA_ERR_MAX];
 	char			 why[SCHEMA_ERR_MAX + 32];
 	char			 shown[RPC_PRINTABLE_MAX];
-	int			 last;
+	int			 first;
 
 	d->fwd_messages++;
 	max_inflate = d->conf->max_message_bytes * 8;
@@ -204,12 +213,14 @@ fwd_frame(struct rpc_conn *c, const uint8_t *frame, size_t len, void *arg)
 	msgpack_sbuffer_init(&meta);
 	for (i = 0; i < nb; i++) {
 		e = &m->entries[b[i].entry];
-		last = i == nb - 1 && m->chunk != NULL;
+		first = i == 0;
 		msgpack_sbuffer_clear(&meta);
-		if (last || e->meta != NULL) {
+		if ((first && (m->chunk != NULL || nb > 1)) ||
+		    e->meta != NULL) {
 			msgpack_packer_init(&mpk, &meta,
 			    msgpack_sbuffer_write);
-			fwd_pack_meta(&mpk, m, e, last);
+			fwd_pack_meta(&mpk, m, e, first && m->chunk != NULL,
+			    first ? nb : 0);
 		}
 		if (master_append(st->ms, b[i].event_ns, now,
 		    sb.data + b[i].off, b[i].len, meta.size ? meta.data : NULL,
@@ -229,6 +240,7 @@ fwd_frame(struct rpc_conn *c, const uint8_t *frame, size_t len, void *arg)
 		chunks_add(d->chunks, m->chunk, m->chunklen, st, cycle, now +
 		    (int64_t)d->conf->chunk_id_ttl_ms * 1000000);
 		fwd_ack_after(d, c, st, m->chunk, m->chunklen, cycle);
+		commit_schedule(d);	/* even with nothing stored */
 	}
 }
 

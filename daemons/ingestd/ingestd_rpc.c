@@ -45,6 +45,7 @@ struct packed {
 static void
 rpc_hello(struct rpc_request *req, struct msg_reader *p, void *arg)
 {
+	struct rpc_conn	*conn;
 	msgpack_packer	*pk;
 	const char	*role;
 	size_t		 rlen;
@@ -60,9 +61,10 @@ rpc_hello(struct rpc_request *req, struct msg_reader *p, void *arg)
 		return;
 	}
 	if (version != PROTO_VERSION) {
+		conn = rpc_request_conn(req);	/* req is freed by the reply */
 		rpc_reply_error(req, PROTO_E_VERSION, "hello: protocol version "
 		    "%" PRId64 " is not %d", version, PROTO_VERSION);
-		rpc_conn_close(rpc_request_conn(req));
+		rpc_conn_close(conn);
 		return;
 	}
 	pk = rpc_reply_begin(req);
@@ -222,8 +224,8 @@ rpc_append(struct rpc_request *req, struct msg_reader *p, void *arg)
 	struct istream	*st;
 	struct waiter	*w;
 	struct packed	*ev = NULL;
-	msgpack_sbuffer	 sb;
-	msgpack_packer	 pk;
+	msgpack_sbuffer	 sb, meta;
+	msgpack_packer	 pk, mpk;
 	const char	*name;
 	size_t		 nlen;
 	uint32_t	 n, nev, i;
@@ -272,14 +274,22 @@ rpc_append(struct rpc_request *req, struct msg_reader *p, void *arg)
 		    "append: expected [stream, events]");
 		goto out;
 	}
+	/* The first record carries the batch's size: see master_open(). */
+	msgpack_sbuffer_init(&meta);
+	if (nev > 1) {
+		msgpack_packer_init(&mpk, &meta, msgpack_sbuffer_write);
+		msgpack_pack_map(&mpk, 1);
+		msg_pack_kv_uint(&mpk, "n", nev);
+	}
 	for (i = 0; i < nev; i++) {
 		if (master_append(st->ms, ev[i].event_ns, now,
-		    sb.data + ev[i].off, ev[i].len, NULL, 0, &off,
-		    &cause) == -1)
+		    sb.data + ev[i].off, ev[i].len, i == 0 && nev > 1 ?
+		    meta.data : NULL, meta.size, &off, &cause) == -1)
 			fatalx("%s", cause);	/* sizes are bounded above */
 		if (i == 0)
 			first = off;
 	}
+	msgpack_sbuffer_destroy(&meta);
 	if (nev == 0) {
 		struct master_stats	ms;
 

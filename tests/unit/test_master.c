@@ -866,6 +866,72 @@ START_TEST(test_meta_roundtrip)
 }
 END_TEST
 
+/*
+ * A batch (its first record's meta says n) is kept whole or not at all:
+ * cut anywhere inside it, recovery drops all of it, reports why, and keeps
+ * the records before it.
+ */
+START_TEST(test_incomplete_batch_dropped)
+{
+	struct master_opts	 o = opts_small();
+	struct master_recovery	 rep;
+	struct master_stream	*ms;
+	msgpack_sbuffer		 sb, meta;
+	msgpack_packer		 pk;
+	uint8_t			*orig;
+	uint64_t		 starts[64], off, i, cut;
+	size_t			 len, nrec;
+	char			*path, *cause = NULL, want[128];
+
+	o.segment_max_bytes = 1 << 20;
+	ms = open_ok("bt", &o, &rep);
+	append_range(ms, 0, 5, 1);		/* five single records */
+	msgpack_sbuffer_init(&sb);
+	msgpack_sbuffer_init(&meta);
+	msgpack_packer_init(&pk, &meta, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	msg_pack_kv_uint(&pk, "n", 10);
+	for (i = 5; i < 15; i++) {
+		pack_fields(&sb, i);
+		ck_assert_int_eq(master_append(ms, T0 + (int64_t)i * 1000,
+		    T0 + 5, sb.data, sb.size, i == 5 ? meta.data : NULL,
+		    meta.size, &off, &cause), 0);
+	}
+	ck_assert_int_eq(master_write(ms, &cause), 0);
+	ck_assert_int_eq(master_sync(ms, &cause), 0);
+	master_close(ms);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&meta);
+
+	path = seg_path("bt", 0);
+	orig = slurp(path, &len);
+	nrec = record_starts(orig, len, starts, 63);
+	ck_assert_uint_eq(nrec, 15);
+
+	/* Whole: all 15 stay. */
+	ms = open_ok("bt", &o, &rep);
+	ck_assert_uint_eq(rep.next_offset, 15);
+	master_close(ms);
+
+	for (cut = starts[6]; cut < len; cut += 7) {
+		spew(path, orig, cut);
+		ms = open_ok("bt", &o, &rep);
+		ck_assert_uint_eq(rep.next_offset, 5);
+		ck_assert_uint_eq(rep.dropped_at, starts[5]);
+		ck_assert_uint_eq(rep.dropped_bytes, cut - starts[5]);
+		for (i = 0; i < 10 && starts[5 + i + 1] <= cut; i++)
+			;
+		snprintf(want, sizeof(want), "incomplete batch: %" PRIu64
+		    " of 10 records", i);
+		ck_assert_str_eq(rep.reason, want);
+		master_close(ms);
+		read_expect("bt", 0, 5);
+	}
+	free(orig);
+	free(path);
+}
+END_TEST
+
 static Suite *
 master_suite(void)
 {
@@ -888,6 +954,7 @@ master_suite(void)
 	tcase_add_test(tc, test_stray_segment_refused);
 	tcase_add_test(tc, test_write_failure_rolls_back);
 	tcase_add_test(tc, test_meta_roundtrip);
+	tcase_add_test(tc, test_incomplete_batch_dropped);
 	suite_add_tcase(s, tc);
 	return (s);
 }

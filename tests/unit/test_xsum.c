@@ -208,6 +208,44 @@ START_TEST(test_pack_roundtrip)
 }
 END_TEST
 
+/* Values at every digit boundary, both signs: normal form and back. */
+START_TEST(test_digit_boundaries)
+{
+	struct xsum		 x, y;
+	msgpack_sbuffer		 sb;
+	msgpack_packer		 pk;
+	struct msg_reader	 r;
+	char			*cause = NULL;
+	double			 v;
+	int			 e, sign, k;
+
+	for (e = -1074; e < 1000; e += 7) {
+		for (sign = -1; sign <= 1; sign += 2) {
+			for (k = 1; k <= 3; k++) {
+				v = sign * ldexp(1.0 + k * 0.25, e);
+				xsum_init(&x);
+				xsum_init(&y);
+				xsum_add(&x, v);
+				xsum_add(&x, v);
+				ck_assert(xsum_value(&x) == 2 * v);
+				msgpack_sbuffer_init(&sb);
+				msgpack_packer_init(&pk, &sb,
+				    msgpack_sbuffer_write);
+				xsum_pack(&x, &pk);
+				msg_reader_init(&r, sb.data, sb.size);
+				ck_assert_msg(xsum_unpack(&y, &r, &cause) == 0,
+				    "%a: %s", v, cause);
+				ck_assert(xsum_equal(&x, &y));
+				ck_assert(xsum_value(&y) == 2 * v);
+				msgpack_sbuffer_destroy(&sb);
+				xsum_clear(&x);
+				xsum_clear(&y);
+			}
+		}
+	}
+}
+END_TEST
+
 static void
 expect_bad(const uint8_t *buf, size_t len, const char *want)
 {
@@ -229,6 +267,8 @@ START_TEST(test_hostile)
 	static const uint8_t	toomany[] = { 0x92, 0x00, 0xdc, 0x00, 0x50 };
 	static const uint8_t	range[] = { 0x92, 0x45, 0x92, 0x01, 0x01 };
 	static const uint8_t	zerotop[] = { 0x92, 0x01, 0x92, 0x01, 0x00 };
+	static const uint8_t	signonly[] = { 0x92, 0x01, 0x92, 0xce, 0x80,
+	    0x00, 0x00, 0x00, 0xff };
 	static const uint8_t	bigdigit[] = { 0x92, 0x01, 0x92, 0xcf, 0x00,
 	    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01 };
 
@@ -237,6 +277,7 @@ START_TEST(test_hostile)
 	expect_bad(range, sizeof(range),
 	    "xsum: 2 digits from 69 out of range");
 	expect_bad(zerotop, sizeof(zerotop), "xsum: digit 1 out of range");
+	expect_bad(signonly, sizeof(signonly), "xsum: digit 1 out of range");
 	expect_bad(bigdigit, sizeof(bigdigit), "xsum: digit 0 out of range");
 }
 END_TEST
@@ -254,6 +295,7 @@ xsum_suite(void)
 	tcase_add_test(tc, test_merge_equals_fold);
 	tcase_add_test(tc, test_extremes);
 	tcase_add_test(tc, test_pack_roundtrip);
+	tcase_add_test(tc, test_digit_boundaries);
 	tcase_add_test(tc, test_hostile);
 	suite_add_tcase(s, tc);
 	return (s);
