@@ -2,9 +2,11 @@
 # mid-write leaves it) and lamina-ingestd truncates the torn tail at the
 # first bad record, says how many bytes from which byte and why, serves
 # exactly the records before the cut and goes on at the next offset.  A
-# flipped bit in the last record is a checksum mismatch.  Zero fill alone
-# is cut without a word.  A damaged SEALED segment is never truncated:
-# ingestd refuses to start, naming the file and the byte.
+# flipped bit in the last record is a checksum mismatch.  A batch (one
+# append of many events) cut anywhere is dropped whole: its client had no
+# answer and sends it again.  Zero fill alone is cut without a word.  A
+# damaged SEALED segment is never truncated: ingestd refuses to start,
+# naming the file and the byte.
 . "$LAMINA_TOP/tests/e2e/lib.sh"
 watchdog 60
 
@@ -20,12 +22,18 @@ expect_stream() {
 	    fail "the stream is not the first $1 events sent"
 }
 
-# send_from N: send events N+1 to 20 of sent; they get offsets N...
+# send_from N: send events N+1 to 20 of sent, one append each (so that
+# each record is a batch of its own); they get offsets N...
 send_from() {
-	sed -n "$(($1 + 1)),\$p" "$T/sent.jsonl" > "$T/rest.jsonl"
-	out=$(lamina send pageviews "$T/rest.jsonl") || fail "send: $out"
-	expect_eq "send after recovery" "$out" "stored from offset $1
-sent $((20 - $1)) events to pageviews"
+	_n=$1
+	while [ "$_n" -lt 20 ]; do
+		sed -n "$((_n + 1))p" "$T/sent.jsonl" > "$T/one.jsonl"
+		out=$(lamina send pageviews "$T/one.jsonl") ||
+		    fail "send: $out"
+		expect_eq "send after recovery" "$out" "stored from offset $_n
+sent 1 events to pageviews"
+		_n=$((_n + 1))
+	done
 }
 
 # record N: "START SIZE" of the record with offset N in $SEG.
@@ -80,6 +88,29 @@ expect_log_lines <<EOF
 EOF
 expect_stream 19
 send_from 19
+stop_ingestd
+
+# --- a batch cut short is dropped whole ------------------------------
+rm -rf "$T/data"
+CONF_SEGMENT_MAX=1MiB CONF_PREALLOCATE=0 write_conf
+start_ingestd
+for i in 1 2 3 4 5; do
+	sed -n "${i}p" "$T/sent.jsonl" | lamina send pageviews > /dev/null ||
+	    fail "send $i"
+done
+sed -n '6,15p' "$T/sent.jsonl" | lamina send pageviews > /dev/null ||
+    fail "send the batch"
+stop_ingestd
+set -- $(record 5)			# the batch's first record
+b5=$1
+set -- $(record 12)
+truncate -s $(($1 + 3)) "$SEG"		# inside its 8th record
+start_ingestd
+expect_log_lines <<EOF
+<4>lamina-ingestd: pageviews: 00000000000000000000.seg: truncated a torn tail: dropped $(($1 + 3 - b5)) bytes from byte $b5 (incomplete batch: 7 of 10 records)
+<6>lamina-ingestd: pageviews: 0 sealed segments, active 00000000000000000000.seg with 5 records, next offset 5
+EOF
+expect_stream 5
 stop_ingestd
 
 # --- a damaged sealed segment ----------------------------------------
