@@ -644,6 +644,9 @@ add:
 	v->metrics[v->nmetrics++] = m;
 }
 
+static void	view_cat(char **, size_t *, const char *, ...)
+		    __attribute__((__format__(__printf__, 3, 4)));
+
 /* Append to a growing string. */
 static void
 view_cat(char **s, size_t *len, const char *fmt, ...)
