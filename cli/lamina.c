@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "lamina.h"
 #include "log.h"
 #include "version.h"
@@ -46,23 +47,6 @@ usage(void)
 	for (c = cli_cmds; c->name != NULL; c++)
 		fprintf(stderr, "  lamina %s\n", c->usage);
 	exit(2);
-}
-
-/* Load the configuration or print every problem with it and exit 1. */
-struct conf *
-cli_load_conf(const char *path)
-{
-	struct conf	*conf;
-	char		**errs;
-	size_t		  nerrs, i;
-
-	if ((conf = conf_load(path, &errs, &nerrs)) == NULL) {
-		for (i = 0; i < nerrs; i++)
-			fprintf(stderr, "%s\n", errs[i]);
-		conf_free_errors(errs, nerrs);
-		exit(1);
-	}
-	return (conf);
 }
 
 int
@@ -97,7 +81,7 @@ main(int argc, char **argv)
 	argv += optind;
 	log_init("lamina", verbose);
 
-	conf = cli_load_conf(path);
+	conf = daemon_load_conf(path);
 	if (test) {
 		printf("configuration OK\n");
 		conf_free(conf);

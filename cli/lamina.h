@@ -28,9 +28,6 @@ struct cli_cmd {
 	int		(*fn)(struct conf *, int, char **);
 };
 
-/* lamina.c */
-struct conf	*cli_load_conf(const char *);
-
 /* lamina_dump.c */
 int		 cmd_dump(struct conf *, int, char **);
 int		 cmd_verify(struct conf *, int, char **);

@@ -25,6 +25,7 @@
 
 #include "batchd.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "msg.h"
 #include "proto.h"
@@ -32,60 +33,19 @@
 #include "version.h"
 #include "xmalloc.h"
 
-/* hello [role, version] -> {role, version} */
+/* hello and verbose: as every daemon (common/daemon.c). */
 static void
 rpc_hello(struct rpc_request *req, struct msg_reader *p, void *arg)
 {
-	struct rpc_conn	*conn;
-	msgpack_packer	*pk;
-	const char	*role;
-	size_t		 rlen;
-	uint32_t	 n;
-	int64_t		 version;
-
 	(void)arg;
-	if (msg_get_array(p, &n) == -1 || n != 2 ||
-	    msg_get_str(p, &role, &rlen) == -1 ||
-	    msg_get_int(p, &version) == -1 || msg_end(p) == -1) {
-		rpc_reply_error(req, PROTO_E_BAD_PARAMS,
-		    "hello: expected [role, version]");
-		return;
-	}
-	if (version != PROTO_VERSION) {
-		conn = rpc_request_conn(req);	/* req is freed by the reply */
-		rpc_reply_error(req, PROTO_E_VERSION, "hello: protocol version "
-		    "%" PRId64 " is not %d", version, PROTO_VERSION);
-		rpc_conn_close(conn);
-		return;
-	}
-	pk = rpc_reply_begin(req);
-	msgpack_pack_map(pk, 2);
-	msg_pack_kv_str(pk, "role", "batchd");
-	msg_pack_kv_int(pk, "version", PROTO_VERSION);
-	rpc_reply_end(req);
+	daemon_rpc_hello(req, p, "batchd");
 }
 
-/* verbose [level] -> previous level */
 static void
 rpc_verbose(struct rpc_request *req, struct msg_reader *p, void *arg)
 {
-	msgpack_packer	*pk;
-	uint32_t	 n;
-	int64_t		 level;
-	int		 old = log_getverbose();
-
 	(void)arg;
-	if (msg_get_array(p, &n) == -1 || n != 1 ||
-	    msg_get_int(p, &level) == -1 || msg_end(p) == -1 ||
-	    level < 0 || level > 3) {
-		rpc_reply_error(req, PROTO_E_BAD_PARAMS,
-		    "verbose: expected [level], 0 to 3");
-		return;
-	}
-	log_setverbose((int)level);
-	pk = rpc_reply_begin(req);
-	msgpack_pack_int(pk, old);
-	rpc_reply_end(req);
+	daemon_rpc_verbose(req, p);
 }
 
 /* The views' published state: {view: {stream, horizon, fingerprint}}. */
