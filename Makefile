@@ -67,6 +67,8 @@ BENCH_BINS	:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
 BINS		:= $(BUILD)/bin/lamina $(BUILD)/bin/lamina-ingestd \
 		   $(BUILD)/bin/lamina-batchd
 
+.SECONDARY:
+
 .PHONY: all deps check check-build check-run run bench valgrind install \
 	clean tests
 
