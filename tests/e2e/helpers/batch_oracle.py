@@ -11,9 +11,10 @@ what lamina-batchd wrote to views.db.
         covered (horizon == number of events), with --prefix the oracle
         takes the events below each view's horizon, whatever it is: the
         rows and the horizon, read in one transaction, must match
-    batch_oracle.py wait DB TABLE VIEW MIN TIMEOUT
+    batch_oracle.py wait DB TABLE VIEW MIN TIMEOUT [LOG]
         poll until TABLE (lamina_views or lamina_builds) has VIEW with a
-        horizon of at least MIN (exit 0), or TIMEOUT seconds (exit 1)
+        horizon of at least MIN (exit 0), or TIMEOUT seconds, or until
+        LOG, lamina-batchd's log, shows a failed run (exit 1)
     batch_oracle.py dump DB VIEW
         print the published rows of VIEW, states included, one per line
     batch_oracle.py sql DB SQL
@@ -31,9 +32,13 @@ exact; a distinct count must lie within three standard errors
 (1.04 / sqrt(2^p)) of the exact count.
 """
 
+import itertools
 import json
+import marshal
 import math
+import operator
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -156,82 +161,98 @@ def event_secs(t):
     return ns // 10 ** 9
 
 
-def passes(ev, where):
-    for f, op, v in where:
-        if f not in ev or ev[f] is None:
-            return False
-        x = ev[f]
-        if op == "eq" and not x == v:
-            return False
-        if op == "ne" and not x != v:
-            return False
-        if op == "gt" and not x > v:
-            return False
-        if op == "gte" and not x >= v:
-            return False
-        if op == "lt" and not x < v:
-            return False
-        if op == "lte" and not x <= v:
-            return False
-    return True
+OPS = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt,
+       "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
 
 
-def exact_units(v):
-    """A double as an exact integer count of 2^-1074."""
-    n, d = float(v).as_integer_ratio()
-    return n * ((1 << 1074) // d)
+def exact_units(vals):
+    """The exact sum of doubles, as an integer count of 2^-1074."""
+    if not vals:
+        return 0
+    ratios = [v.as_integer_ratio() for v in vals]      # d: a power of 2
+    k = max(d.bit_length() for _, d in ratios) - 1
+    s = sum(n << (k - d.bit_length() + 1) for n, d in ratios)
+    return s << (1074 - k)
 
 
 class Oracle:
+    """The events sent, in offset order: one tuple per event, the values
+    of ORDER (None: absent) and the event time's whole seconds.  Parsed
+    once and cached beside the events file, as checks come one after
+    another on the same file."""
+
+    ORDER = ["url", "user", "referrer", "status", "bytes", "latency_ms",
+             "time"]
+    IDX = {f: i for i, f in enumerate(ORDER)}
+
     def __init__(self, events_path):
-        self.events = []
+        cache = events_path + ".oracle"
+        try:
+            if os.path.getmtime(cache) >= os.path.getmtime(events_path):
+                with open(cache, "rb") as f:
+                    self.events = marshal.load(f)
+                return
+        except OSError:
+            pass
+        evs = []
         with open(events_path) as f:
             for line in f:
                 ev = json.loads(line)
-                ev["_secs"] = event_secs(ev[TIME_FIELD])
-                self.events.append(ev)
+                evs.append(tuple(ev.get(k) for k in self.ORDER) +
+                           (event_secs(ev[TIME_FIELD]),))
+        self.events = evs
+        tmp = "%s.%d" % (cache, os.getpid())
+        with open(tmp, "wb") as f:
+            marshal.dump(evs, f)
+        os.rename(tmp, cache)
 
     def rows(self, spec, upto):
         """{(bucket, key tuple): row dict} and the number of events kept,
-        over the events at offsets below upto."""
+        over the events at offsets below upto.  A filter on an absent
+        value is false; an absent dimension is None (null)."""
         bs = bucket_s(spec)
-        where = spec["where"]
-        gb = spec["group_by"]
+        preds = [(self.IDX[f], OPS[op], v) for f, op, v in spec["where"]]
+        gidx = [self.IDX[d] for d in spec["group_by"]]
         metrics = spec["metrics"]
+        midx = [self.IDX[f] if f is not None else None
+                for _, _, f in metrics]
+        nm = len(metrics)
+        tidx = len(self.ORDER)
         acc = {}
         kept = 0
-        for ev in self.events[:upto]:
-            if not passes(ev, where):
-                continue
-            kept += 1
-            secs = ev["_secs"]
-            b = secs - secs % bs
-            key = (b, tuple(ev.get(d) for d in gb))
-            r = acc.get(key)
-            if r is None:
-                r = acc[key] = [[] for _ in metrics]
-            for i, (_, kind, field) in enumerate(metrics):
-                if kind == "count":
-                    r[i].append(1)
-                elif field in ev and ev[field] is not None:
-                    r[i].append(ev[field])
+        for ev in itertools.islice(self.events, upto):
+            for i, fn, v in preds:
+                x = ev[i]
+                if x is None or not fn(x, v):
+                    break
+            else:
+                kept += 1
+                secs = ev[tidx]
+                key = (secs - secs % bs, tuple([ev[i] for i in gidx]))
+                r = acc.get(key)
+                if r is None:
+                    r = acc[key] = [[] for _ in range(nm)]
+                for j in range(nm):
+                    i = midx[j]
+                    if i is None:
+                        r[j].append(1)
+                    elif ev[i] is not None:
+                        r[j].append(ev[i])
         out = {}
         for key, r in acc.items():
             row = {}
-            for i, (mname, kind, field) in enumerate(metrics):
-                vals = r[i]
+            for j, (mname, kind, field) in enumerate(metrics):
+                vals = r[j]
                 isfloat = field is not None and FIELDS[field] == "float"
+                if isfloat:
+                    vals = [float(v) for v in vals]
                 if kind == "count":
                     row[mname] = ("count", len(vals))
                 elif kind == "sum" and isfloat:
-                    vals = [float(v) for v in vals]
-                    row[mname] = ("fsum", math.fsum(vals),
-                                  sum(exact_units(v) for v in vals))
+                    row[mname] = ("fsum", math.fsum(vals), exact_units(vals))
                 elif kind == "sum":
                     row[mname] = ("isum", sum(vals))
                 elif kind in ("min", "max"):
-                    if isfloat:
-                        vals = [float(v) for v in vals]
                     f = min if kind == "min" else max
                     row[mname] = (kind, f(vals) if vals else None,
                                   len(vals), isfloat)
@@ -411,22 +432,44 @@ def cmd_check(args):
         sys.exit(1)
 
 
+def run_failed(log):
+    """A failed run in the log of lamina-batchd, or None."""
+    try:
+        with open(log) as f:
+            for line in f:
+                if re.match(r"<4>lamina-batchd: run [0-9]+: ", line):
+                    return line.rstrip("\n")
+    except OSError:
+        pass
+    return None
+
+
 def cmd_wait(args):
-    db, table, view, least, timeout = args
+    db, table, view, least, timeout = args[:5]
+    log = args[5] if len(args) > 5 else None
     least, deadline = int(least), time.time() + float(timeout)
+    con = None
     while time.time() < deadline:
+        failed = run_failed(log) if log else None
+        if failed:
+            print("%s: %s: gave up waiting for horizon %d: %s"
+                  % (table, view, least, failed), file=sys.stderr)
+            sys.exit(1)
         try:
-            if os.path.exists(db):
+            if con is None and os.path.exists(db):
                 con = connect(db)
+            if con is not None:
+                # autocommit: each query sees the last commit
                 r = con.execute("SELECT horizon FROM %s WHERE name = ?"
-                                % table, (view,)).fetchone()
-                con.close()
-                if r is not None and r[0] >= least:
-                    print(r[0])
+                                % table, (view,)).fetchall()
+                if r and r[0][0] >= least:
+                    print(r[0][0])
                     return
         except sqlite3.OperationalError:
-            pass            # not created yet
-        time.sleep(0.005)
+            if con is not None:     # not created yet: open again
+                con.close()
+                con = None
+        time.sleep(0.01)
     print("%s: %s: no horizon >= %d after %ss" % (table, view, least,
                                                    timeout), file=sys.stderr)
     sys.exit(1)
