@@ -88,6 +88,8 @@ struct fold_job {
 
 static sqlite3	*run_db;		/* the runner's connection */
 
+static int	run_new_build_txn(struct run *, struct run_view *, char **);
+
 int64_t
 batchd_now(void)
 {
@@ -138,9 +140,30 @@ run_take_recompute(struct batchd *d, const char *name)
 	return (found);
 }
 
-/* Start a rebuild of rv: a new, empty table beside the published one. */
+/*
+ * Start a rebuild of rv: a new, empty table beside the published one, in
+ * one transaction with the dropping of an older rebuild, so a crash leaves
+ * either or neither.
+ */
 static int
 run_new_build(struct run *run, struct run_view *rv, char **cause)
+{
+	if (store_begin(run->db, cause) == -1)
+		return (-1);
+	if (run_new_build_txn(run, rv, cause) == -1 ||
+	    store_commit(run->db, cause) == -1) {
+		store_rollback(run->db);
+		return (-1);
+	}
+	rv->has_build = 1;
+	rv->fresh = 1;
+	log_info("view %s: rebuilding from the whole master dataset into %s",
+	    rv->cv->name, rv->build.tbl);
+	return (0);
+}
+
+static int
+run_new_build_txn(struct run *run, struct run_view *rv, char **cause)
 {
 	char	*tbl, *t;
 
@@ -164,10 +187,6 @@ run_new_build(struct run *run, struct run_view *rv, char **cause)
 	if (store_create_table(run->db, rv->av, t, cause) == -1 ||
 	    store_put_view(run->db, "lamina_builds", &rv->build, cause) == -1)
 		return (-1);
-	rv->has_build = 1;
-	rv->fresh = 1;
-	log_info("view %s: rebuilding from the whole master dataset into %s",
-	    rv->cv->name, t);
 	return (0);
 }
 
@@ -199,10 +218,15 @@ run_plan(struct run *run, char **cause)
 		if (rv->has_pub && strcmp(rv->pub.fingerprint, rv->fp) == 0 &&
 		    !recompute) {
 			if (rv->has_build) {	/* an abandoned rebuild */
+				if (store_begin(run->db, cause) == -1)
+					return (-1);
 				if (store_drop_table(run->db, rv->build.tbl,
 				    cause) == -1 || store_delete_view(run->db,
-				    "lamina_builds", rv->cv->name, cause) == -1)
+				    "lamina_builds", rv->cv->name, cause) == -1 ||
+				    store_commit(run->db, cause) == -1) {
+					store_rollback(run->db);
 					return (-1);
+				}
 				store_view_clear(&rv->build);
 				rv->has_build = 0;
 			}
