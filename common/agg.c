@@ -206,13 +206,18 @@ agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
 
 	switch (cm->kind) {
 	case CONF_M_COUNT:
-		dst->u.count += src->u.count;
+		if (__builtin_add_overflow(dst->u.count, src->u.count,
+		    &dst->u.count))
+			goto count;
 		return (0);
 	case CONF_M_SUM:
 		if (v->mfloat[m])
 			xsum_merge(&dst->u.fsum, &src->u.fsum);
-		else
-			dst->u.isum += src->u.isum;
+		else if (__builtin_add_overflow(dst->u.isum, src->u.isum,
+		    &dst->u.isum)) {
+			xasprintf(cause, "%s: sum overflows", cm->name);
+			return (-1);
+		}
 		return (0);
 	case CONF_M_MIN:
 	case CONF_M_MAX:
@@ -221,7 +226,9 @@ agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
 		if (dst->u.mm.n == 0)
 			dst->u.mm = src->u.mm;
 		else {
-			dst->u.mm.n += src->u.mm.n;
+			if (__builtin_add_overflow(dst->u.mm.n, src->u.mm.n,
+			    &dst->u.mm.n))
+				goto count;
 			if (v->mfloat[m]) {
 				if (cm->kind == CONF_M_MIN ?
 				    src->u.mm.f < dst->u.mm.f :
@@ -259,6 +266,9 @@ agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
 		return (topk_merge(dst->u.topk, src->u.topk, cause));
 	}
 	return (0);
+count:
+	xasprintf(cause, "%s: count overflows", cm->name);
+	return (-1);
 }
 
 /*
@@ -588,8 +598,8 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 			goto bad;
 		for (tries = 0; tries < st->nfields; tries++) {
 			i = (at + tries) % st->nfields;
-			if (strncmp(st->fields[i].name, k, klen) == 0 &&
-			    st->fields[i].name[klen] == '\0')
+			if (strlen(st->fields[i].name) == klen &&
+			    memcmp(st->fields[i].name, k, klen) == 0)
 				break;
 		}
 		if (tries == st->nfields) {
@@ -599,6 +609,7 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 		}
 		at = i + 1;
 		val = &vals[i];
+		val->present = 0;	/* a repeated key: the last counts */
 		t = msg_peek(&r);
 		val->raw = r.p;
 		switch (st->fields[i].type) {
@@ -623,6 +634,9 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 				break;
 			if (msg_get_number(&r, &val->f) == -1)
 				goto bad;
+			/* -0.0 is 0.0: min and max must not depend on order */
+			if (val->f == 0)
+				val->f = 0.0;
 			val->present = isfinite(val->f);
 			break;
 		case CONF_FT_BOOL:
@@ -733,14 +747,15 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 	klen = 1;
 	for (i = 0; i < cv->ngroup; i++) {
 		val = &vals[cv->group_idx[i]];
-		if (!val->present) {
-			k[klen++] = 0xc0;
-			continue;
-		}
-		if (val->rawlen > AGG_KEY_MAX - klen) {
+		if (!val->present ? klen >= AGG_KEY_MAX :
+		    val->rawlen > AGG_KEY_MAX - klen) {
 			xasprintf(cause, "group key longer than %d bytes",
 			    AGG_KEY_MAX);
 			return (-1);
+		}
+		if (!val->present) {
+			k[klen++] = 0xc0;
+			continue;
 		}
 		memcpy(k + klen, val->raw, val->rawlen);
 		klen += val->rawlen;
@@ -877,7 +892,16 @@ agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
 		xasprintf(cause, "row: key of the wrong shape");
 		return (-1);
 	}
-	if (msg_get_array(r, &nd) == -1 || nd != v->nmetrics) {
+	if (bucket % v->bucket_s != 0) {
+		xasprintf(cause, "row: bucket %" PRId64 " is not a multiple of "
+		    "%" PRId64 " seconds", bucket, v->bucket_s);
+		return (-1);
+	}
+	if (msg_get_array(r, &nd) == -1) {
+		xasprintf(cause, "row: expected an array of states");
+		return (-1);
+	}
+	if (nd != v->nmetrics) {
 		xasprintf(cause, "row: %u states, the view has %zu metrics",
 		    nd, v->nmetrics);
 		return (-1);

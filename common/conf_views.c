@@ -261,10 +261,13 @@ view_group(struct loader *l, struct view_ctx *vc)
 	free(path);
 }
 
-/* Read one constant of a filter on field f. */
+/*
+ * Read one constant of a filter on field f: the value at, whose key is key
+ * (an empty value is reported at its key, and never read as the key).
+ */
 static int
-view_value(struct loader *l, const char *path, const struct node *at,
-    const struct conf_field *f, struct conf_value *cv)
+view_value(struct loader *l, const char *path, const struct node *key,
+    const struct node *at, const struct conf_field *f, struct conf_value *cv)
 {
 	char		*end;
 	uint64_t	 b;
@@ -272,7 +275,9 @@ view_value(struct loader *l, const char *path, const struct node *at,
 
 	memset(cv, 0, sizeof(*cv));
 	if (at->kind != NODE_SCALAR || at->null) {
-		conf_error(l, at, path, NULL, "expected a %s value",
+		conf_error(l, conf_at(key, at), path, NULL,
+		    "expected %s %s value",
+		    f->type == CONF_FT_INT ? "an" : "a",
 		    conf_ftype_name(f->type));
 		return (-1);
 	}
@@ -371,14 +376,14 @@ view_filter_op(struct loader *l, const char *path, const struct node *key,
 		flt.vals = xcalloc(n, sizeof(*flt.vals));
 		for (i = 0; i < n; i++) {
 			one = &val->kids[i];
-			if (view_value(l, path, one, fc->f, &flt.vals[i]) == -1)
+			if (view_value(l, path, one, one, fc->f,
+			    &flt.vals[i]) == -1)
 				goto bad;
 			flt.nvals++;
 		}
 	} else {
 		flt.vals = xcalloc(1, sizeof(*flt.vals));
-		if (view_value(l, path, conf_at(key, val), fc->f,
-		    &flt.vals[0]) == -1)
+		if (view_value(l, path, key, val, fc->f, &flt.vals[0]) == -1)
 			goto bad;
 		flt.nvals = 1;
 	}
@@ -429,8 +434,7 @@ view_filter(struct loader *l, const char *path, const struct node *key,
 	}
 	memset(&flt, 0, sizeof(flt));
 	flt.vals = xcalloc(1, sizeof(*flt.vals));
-	if (view_value(l, path, conf_at(key, val), fc.f, &flt.vals[0]) ==
-	    -1) {
+	if (view_value(l, path, key, val, fc.f, &flt.vals[0]) == -1) {
 		free(flt.vals);
 		vc->bad++;
 		return;

@@ -284,7 +284,7 @@ static const struct bad_case bad_top[] = {
 static const struct bad_case bad_keys[] = {
 	{ BASE "data_dirs: /x\n", { ":3:1: data_dirs: unknown key" } },
 	{ BASE "Log: {}\n", { ":3:1: Log: unknown key" } },
-	{ BASE "views: {}\n", { ":3:1: views: unknown key" } },
+	{ BASE "view: {}\n", { ":3:1: view: unknown key" } },
 	{ BASE "sockets:\n  query: q.sock\n", {
 	    ":4:3: sockets.query: unknown key" } },
 	{ BASE "log:\n  level: debug\n", { ":4:3: log.level: unknown key" } },
@@ -638,6 +638,430 @@ static const struct bad_case bad_streams[] = {
 	    "bool (date)" } },
 };
 
+/* Views: keys, bucket, group_by, where, metrics, with positions. */
+#define VHEAD		BASE "streams:\n  pv: {fields: {url: string, " \
+			"user: string, status: int, bytes: int, lat: float, " \
+			"bot: bool}}\nviews:\n  v:\n"
+static const struct bad_case bad_views[] = {
+	/* The keys of a view; without a stream nothing else is checked. */
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    color: red\n", {
+	    ":10:5: views.v.color: unknown key" } },
+	{ VHEAD
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n", {
+	    ":6:3: views.v.stream: missing required key" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    metrics: {n: count}\n", {
+	    ":6:3: views.v.bucket: missing required key" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n", {
+	    ":6:3: views.v.metrics: missing required key" } },
+	{ VHEAD
+	    "    stream: pv\n", {
+	    ":6:3: views.v.bucket: missing required key",
+	    ":6:3: views.v.metrics: missing required key" } },
+	{ VHEAD
+	    "    stream: pw\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n", {
+	    ":7:13: views.v.stream: no stream named pw (pw)" } },
+	{ VHEAD
+	    "    stream: [pv]\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n", {
+	    ":7:13: views.v.stream: expected a stream name" } },
+	/* bucket: whole seconds, from 1s to 366d. */
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1500ms\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: must be a whole number of seconds "
+	    "(1500ms)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 0\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: must be a whole number of seconds (0)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 367d\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: must be at most 366d (367d)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 366d1s\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: must be at most 366d (366d1s)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1x\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: expected a duration such as 1h (1x)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 3600\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: expected a duration such as 1h (3600)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket:\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:5: views.v.bucket: missing value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: [1h]\n"
+	    "    metrics: {n: count}\n", {
+	    ":8:13: views.v.bucket: expected a duration such as 1h" } },
+	/* group_by: at most 8 distinct fields, not float. */
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: [lat]\n", {
+	    ":10:16: views.v.group_by: cannot group by a float field (lat)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: lat\n", {
+	    ":10:15: views.v.group_by: cannot group by a float field (lat)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: [url, nope]\n", {
+	    ":10:21: views.v.group_by: no field nope in stream pv (nope)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: [url, url]\n", {
+	    ":10:21: views.v.group_by: given twice (url)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: [url, user, status, bytes, bot, url, user, "
+	    "status, bytes]\n", {
+	    ":10:15: views.v.group_by: at most 8 dimensions" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: {url: 1}\n", {
+	    ":10:15: views.v.group_by: expected a field name or a list of "
+	    "them" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: [[url]]\n", {
+	    ":10:16: views.v.group_by: expected a field name" } },
+	/* where: constants of the field's type; an empty value is no value. */
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {nope: 1}\n", {
+	    ":10:13: views.v.where.nope: no field nope in stream pv (nope)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {status: abc}\n", {
+	    ":10:21: views.v.where.status: expected an integer (abc)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {status: 9223372036854775808}\n", {
+	    ":10:21: views.v.where.status: out of range "
+	    "(9223372036854775808)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {lat: fast}\n", {
+	    ":10:18: views.v.where.lat: expected a number (fast)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {lat: {lt: 1e999}}\n", {
+	    ":10:23: views.v.where.lat.lt: expected a number (1e999)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {bot: maybe}\n", {
+	    ":10:18: views.v.where.bot: expected true or false (maybe)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: [a, b]}\n", {
+	    ":10:18: views.v.where.url: expected a value or a mapping "
+	    "such as {in: [a, b]}" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: {gt: a}}\n", {
+	    ":10:19: views.v.where.url.gt: gt needs an int or float "
+	    "field, url is string" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: {lte: a}}\n", {
+	    ":10:19: views.v.where.url.lte: lte needs an int or float "
+	    "field, url is string" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: {in: []}}\n", {
+	    ":10:23: views.v.where.url.in: expected a non-empty list of "
+	    "values" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: {not_in: b}}\n", {
+	    ":10:27: views.v.where.url.not_in: expected a non-empty list "
+	    "of values" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {bot: {gt: true}}\n", {
+	    ":10:19: views.v.where.bot.gt: gt needs an int or float "
+	    "field, bot is bool" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {bot: {in: [true]}}\n", {
+	    ":10:19: views.v.where.bot.in: a bool field takes eq or ne" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {status: {like: 2}}\n", {
+	    ":10:22: views.v.where.status.like: unknown operator: "
+	    "expected eq, ne, in, not_in, gt, gte, lt or lte" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {status: {in: [1, x]}}\n", {
+	    ":10:30: views.v.where.status.in: expected an integer (x)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {status: {eq: }}\n", {
+	    ":10:22: views.v.where.status.eq: expected an int value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: }\n", {
+	    ":10:13: views.v.where.url: expected a string value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: {eq: }}\n", {
+	    ":10:19: views.v.where.url.eq: expected a string value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {url: {ne: ~}}\n", {
+	    ":10:23: views.v.where.url.ne: expected a string value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: {lat: {in: [1, [2]]}}\n", {
+	    ":10:27: views.v.where.lat.in: expected a float value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    where: [status]\n", {
+	    ":10:12: views.v.where: expected a mapping" } },
+	/* metrics: one kind each, its own parameters within bounds. */
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {s: {sum: url}}\n", {
+	    ":9:24: views.v.metrics.s.sum: sum needs an int or float "
+	    "field, url is string (url)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {s: {min: user}}\n", {
+	    ":9:24: views.v.metrics.s.min: min needs an int or float "
+	    "field, user is string (user)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {q: {quantile: bot}}\n", {
+	    ":9:29: views.v.metrics.q.quantile: quantile needs an int or "
+	    "float field, bot is bool (bot)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {s: {sum: nope}}\n", {
+	    ":9:24: views.v.metrics.s.sum: no field nope in stream pv "
+	    "(nope)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {s: {sum: }}\n", {
+	    ":9:19: views.v.metrics.s.sum: missing value" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {d: {distinct: user, precision: 3}}\n", {
+	    ":9:46: views.v.metrics.d.precision: must be between 4 and 18 "
+	    "(3)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {d: {distinct: user, precision: 19}}\n", {
+	    ":9:46: views.v.metrics.d.precision: must be between 4 and 18 "
+	    "(19)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {d: {distinct: user, precision: high}}\n", {
+	    ":9:46: views.v.metrics.d.precision: expected an integer "
+	    "(high)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {d: {distinct: user, k: 5}}\n", {
+	    ":9:35: views.v.metrics.d.k: not a parameter of distinct" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {t: {top: user, accuracy: 0.1}}\n", {
+	    ":9:30: views.v.metrics.t.accuracy: not a parameter of top" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {s: {sum: bytes, max_bins: 100}}\n", {
+	    ":9:31: views.v.metrics.s.max_bins: not a parameter of sum" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {q: {quantile: lat, accuracy: 0.5}}\n", {
+	    ":9:44: views.v.metrics.q.accuracy: must be a number between "
+	    "0.0001 and 0.2 (0.5)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {q: {quantile: lat, accuracy: 0.00001}}\n", {
+	    ":9:44: views.v.metrics.q.accuracy: must be a number between "
+	    "0.0001 and 0.2 (0.00001)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {q: {quantile: lat, max_bins: 63}}\n", {
+	    ":9:44: views.v.metrics.q.max_bins: must be between 64 and "
+	    "65536 (63)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {t: {top: user, k: 0}}\n", {
+	    ":9:33: views.v.metrics.t.k: must be between 1 and 65536 (0)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {t: {top: user, k: 65537}}\n", {
+	    ":9:33: views.v.metrics.t.k: must be between 1 and 65536 "
+	    "(65537)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {x: {sum: bytes, max: bytes}}\n", {
+	    ":9:15: views.v.metrics.x: expected exactly one of sum, min, "
+	    "max, distinct, quantile, top" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {x: {precision: 12}}\n", {
+	    ":9:15: views.v.metrics.x: expected exactly one of sum, min, "
+	    "max, distinct, quantile, top" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {a: {avg: bytes}}\n", {
+	    ":9:15: views.v.metrics.a: expected exactly one of sum, min, max, "
+	    "distinct, quantile, top",
+	    ":9:19: views.v.metrics.a.avg: unknown key: expected one of "
+	    "sum, min, max, distinct, quantile, top and its parameters" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {a: avg}\n", {
+	    ":9:18: views.v.metrics.a: expected count, or a mapping such "
+	    "as {sum: FIELD} (avg)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {a: [count]}\n", {
+	    ":9:18: views.v.metrics.a: expected count, or a mapping such "
+	    "as {sum: FIELD}" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {9x: count}\n", {
+	    ":9:15: views.v.metrics.9x: bad metric name: " NAME_RULE
+	    " (9x)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {}\n", {
+	    ":9:5: views.v.metrics: a view needs at least one metric" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics:\n", {
+	    ":9:5: views.v.metrics: a view needs at least one metric" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: [n]\n", {
+	    ":9:14: views.v.metrics: expected a mapping" } },
+	/* The view's name; every problem of a view, collected. */
+	{ BASE "streams:\n  pv: {fields: {url: string}}\nviews:\n"
+	    "  9v: {stream: pv, bucket: 1h, metrics: {n: count}}\n", {
+	    ":6:3: views: bad view name: " NAME_RULE
+	    " (9v)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 90ms\n"
+	    "    group_by: [lat]\n"
+	    "    where: {status: {gt: x}}\n"
+	    "    metrics: {s: {sum: url}, d: {distinct: user, k: 2}}\n", {
+	    ":8:13: views.v.bucket: must be a whole number of seconds (90ms)",
+	    ":9:16: views.v.group_by: cannot group by a float field (lat)",
+	    ":10:26: views.v.where.status.gt: expected an integer (x)",
+	    ":11:24: views.v.metrics.s.sum: sum needs an int or float field, "
+	    "url is string (url)",
+	    ":11:50: views.v.metrics.d.k: not a parameter of distinct" } },
+};
+
 /* Table runners. */
 START_TEST(test_bad_yaml)	{ run_case(&bad_yaml[_i]); }	END_TEST
 START_TEST(test_bad_top)	{ run_case(&bad_top[_i]); }	END_TEST
@@ -647,6 +1071,7 @@ START_TEST(test_bad_ranges)	{ run_case(&bad_ranges[_i]); }	END_TEST
 START_TEST(test_bad_combos)	{ run_case(&bad_combos[_i]); }	END_TEST
 START_TEST(test_bad_forward)	{ run_case(&bad_forward[_i]); }	END_TEST
 START_TEST(test_bad_streams)	{ run_case(&bad_streams[_i]); }	END_TEST
+START_TEST(test_bad_views)	{ run_case(&bad_views[_i]); }	END_TEST
 
 /*
  * Loading good files.
@@ -1090,6 +1515,418 @@ START_TEST(test_stream_limits)
 END_TEST
 
 /*
+ * Views.
+ */
+
+/* A full view: every part parsed, in the file's order, with defaults. */
+START_TEST(test_views)
+{
+	const struct conf_view		*v;
+	const struct conf_filter	*f;
+	const struct conf_metric	*m;
+	struct conf			*c;
+
+	c = load_ok(BASE
+	    "streams:\n"
+	    "  pv:\n"
+	    "    time: ts\n"
+	    "    fields:\n"
+	    "      url: string\n"
+	    "      referrer: {type: string, required: false}\n"
+	    "      status: int\n"
+	    "      bytes: int\n"
+	    "      latency_ms: float\n"
+	    "      bot: bool\n"
+	    "      user: string\n"
+	    "      ts: int\n"
+	    "views:\n"
+	    "  pages_hourly:\n"
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    group_by: [url, status]\n"
+	    "    where:\n"
+	    "      status: 200\n"
+	    "      latency_ms: {gte: 0, lt: 60000.5}\n"
+	    "      url: {in: [/a, \"/b\", \"\"]}\n"
+	    "      bot: false\n"
+	    "      referrer: {not_in: [x]}\n"
+	    "      bytes: {ne: -5, gt: -9223372036854775808}\n"
+	    "    metrics:\n"
+	    "      hits: count\n"
+	    "      bytes: {sum: bytes}\n"
+	    "      lat_min: {min: latency_ms}\n"
+	    "      big: {max: bytes}\n"
+	    "      users: {distinct: user}\n"
+	    "      users12: {distinct: user, precision: 12}\n"
+	    "      latency: {quantile: latency_ms}\n"
+	    "      lat2: {quantile: bytes, accuracy: 0.05, max_bins: 128}\n"
+	    "      referrers: {top: referrer}\n"
+	    "      refs3: {top: referrer, k: 3}\n"
+	    "  by_day: {stream: pv, bucket: 1d, group_by: bot, "
+	    "metrics: {n: count}}\n"
+	    "  all: {stream: pv, bucket: 366d, group_by: [], where: {}, "
+	    "metrics: {n: count}}\n");
+	ck_assert_uint_eq(c->nviews, 3);
+	ck_assert_ptr_null(conf_find_view(c, "pages"));
+	ck_assert_ptr_eq(conf_find_view(c, "by_day"), &c->views[1]);
+
+	v = conf_find_view(c, "pages_hourly");
+	ck_assert_ptr_eq(v, &c->views[0]);
+	ck_assert_str_eq(v->name, "pages_hourly");
+	ck_assert_str_eq(v->stream, "pv");
+	ck_assert_int_eq(v->stream_idx, 0);
+	ck_assert_int_eq(v->line, 16);
+	ck_assert_int_eq(v->column, 3);
+	ck_assert_uint_eq(v->bucket_ms, 3600 * 1000);
+	ck_assert_uint_eq(v->ngroup, 2);
+	ck_assert_str_eq(v->group_by[0], "url");
+	ck_assert_int_eq(v->group_idx[0], 0);
+	ck_assert_str_eq(v->group_by[1], "status");
+	ck_assert_int_eq(v->group_idx[1], 2);
+
+	/* Filters: in the file's order, constants of the field's type. */
+	ck_assert_uint_eq(v->nfilters, 8);
+	f = &v->filters[0];
+	ck_assert_str_eq(f->field, "status");
+	ck_assert_int_eq(f->field_idx, 2);
+	ck_assert_int_eq(f->type, CONF_FT_INT);
+	ck_assert_int_eq(f->op, CONF_OP_EQ);
+	ck_assert_uint_eq(f->nvals, 1);
+	ck_assert_int_eq(f->vals[0].i, 200);
+	f = &v->filters[1];
+	ck_assert_str_eq(f->field, "latency_ms");
+	ck_assert_int_eq(f->field_idx, 4);
+	ck_assert_int_eq(f->type, CONF_FT_FLOAT);
+	ck_assert_int_eq(f->op, CONF_OP_GE);
+	ck_assert(f->vals[0].f == 0.0);
+	f = &v->filters[2];
+	ck_assert_int_eq(f->op, CONF_OP_LT);
+	ck_assert(f->vals[0].f == 60000.5);
+	f = &v->filters[3];
+	ck_assert_str_eq(f->field, "url");
+	ck_assert_int_eq(f->type, CONF_FT_STRING);
+	ck_assert_int_eq(f->op, CONF_OP_IN);
+	ck_assert_uint_eq(f->nvals, 3);
+	ck_assert_str_eq(f->vals[0].s, "/a");
+	ck_assert_uint_eq(f->vals[0].len, 2);
+	ck_assert_str_eq(f->vals[1].s, "/b");
+	ck_assert_str_eq(f->vals[2].s, "");
+	ck_assert_uint_eq(f->vals[2].len, 0);
+	f = &v->filters[4];
+	ck_assert_str_eq(f->field, "bot");
+	ck_assert_int_eq(f->field_idx, 5);
+	ck_assert_int_eq(f->type, CONF_FT_BOOL);
+	ck_assert_int_eq(f->op, CONF_OP_EQ);
+	ck_assert_int_eq(f->vals[0].i, 0);
+	f = &v->filters[5];
+	ck_assert_str_eq(f->field, "referrer");
+	ck_assert_int_eq(f->field_idx, 1);
+	ck_assert_int_eq(f->op, CONF_OP_NOT_IN);
+	ck_assert_uint_eq(f->nvals, 1);
+	ck_assert_str_eq(f->vals[0].s, "x");
+	f = &v->filters[6];
+	ck_assert_str_eq(f->field, "bytes");
+	ck_assert_int_eq(f->op, CONF_OP_NE);
+	ck_assert_int_eq(f->vals[0].i, -5);
+	f = &v->filters[7];
+	ck_assert_int_eq(f->op, CONF_OP_GT);
+	ck_assert_int_eq(f->vals[0].i, INT64_MIN);
+
+	/* Metrics: kinds, fields, parameters and their defaults. */
+	ck_assert_uint_eq(v->nmetrics, 10);
+	m = &v->metrics[0];
+	ck_assert_str_eq(m->name, "hits");
+	ck_assert_int_eq(m->kind, CONF_M_COUNT);
+	ck_assert_ptr_null(m->field);
+	ck_assert_int_eq(m->field_idx, -1);
+	m = &v->metrics[1];
+	ck_assert_str_eq(m->name, "bytes");
+	ck_assert_int_eq(m->kind, CONF_M_SUM);
+	ck_assert_str_eq(m->field, "bytes");
+	ck_assert_int_eq(m->field_idx, 3);
+	m = &v->metrics[2];
+	ck_assert_int_eq(m->kind, CONF_M_MIN);
+	ck_assert_str_eq(m->field, "latency_ms");
+	ck_assert_int_eq(m->field_idx, 4);
+	m = &v->metrics[3];
+	ck_assert_int_eq(m->kind, CONF_M_MAX);
+	ck_assert_int_eq(m->field_idx, 3);
+	m = &v->metrics[4];
+	ck_assert_str_eq(m->name, "users");
+	ck_assert_int_eq(m->kind, CONF_M_DISTINCT);
+	ck_assert_str_eq(m->field, "user");
+	ck_assert_int_eq(m->field_idx, 6);
+	ck_assert_int_eq(m->precision, 14);
+	ck_assert_int_eq(v->metrics[5].precision, 12);
+	m = &v->metrics[6];
+	ck_assert_int_eq(m->kind, CONF_M_QUANTILE);
+	ck_assert_int_eq(m->field_idx, 4);
+	ck_assert(m->accuracy == 0.01);
+	ck_assert_int_eq(m->max_bins, 4096);
+	m = &v->metrics[7];
+	ck_assert_int_eq(m->kind, CONF_M_QUANTILE);
+	ck_assert_int_eq(m->field_idx, 3);
+	ck_assert(m->accuracy == 0.05);
+	ck_assert_int_eq(m->max_bins, 128);
+	m = &v->metrics[8];
+	ck_assert_str_eq(m->name, "referrers");
+	ck_assert_int_eq(m->kind, CONF_M_TOP);
+	ck_assert_int_eq(m->field_idx, 1);
+	ck_assert_int_eq(m->k, 10);
+	ck_assert_int_eq(v->metrics[9].k, 3);
+	ck_assert_ptr_nonnull(v->canonical);
+	ck_assert_str_eq(conf_mkind_name(CONF_M_COUNT), "count");
+	ck_assert_str_eq(conf_mkind_name(CONF_M_TOP), "top");
+
+	/* A scalar group_by; the canonical text is pinned (format 1). */
+	v = &c->views[1];
+	ck_assert_str_eq(v->name, "by_day");
+	ck_assert_uint_eq(v->bucket_ms, 86400 * 1000);
+	ck_assert_uint_eq(v->ngroup, 1);
+	ck_assert_int_eq(v->group_idx[0], 5);
+	ck_assert_uint_eq(v->nfilters, 0);
+	ck_assert_str_eq(v->canonical, "lamina-view/1|stream=2:pv|bucket=86400"
+	    "|group=3:bot/bool,|where=|metrics=1:n/count;");
+
+	/* No dimensions, no filters, the largest bucket. */
+	v = &c->views[2];
+	ck_assert_uint_eq(v->bucket_ms, (uint64_t)366 * 86400 * 1000);
+	ck_assert_uint_eq(v->ngroup, 0);
+	ck_assert_uint_eq(v->nfilters, 0);
+	ck_assert_uint_eq(v->nmetrics, 1);
+	conf_free(c);
+}
+END_TEST
+
+/* Views may come before the streams they use; positions stay right. */
+START_TEST(test_views_before_streams)
+{
+	struct conf		*c;
+	const struct conf_view	*v;
+
+	c = load_ok(BASE
+	    "views:\n"
+	    "  v: {stream: s, bucket: 1m, group_by: a, "
+	    "metrics: {n: count, t: {sum: b}}}\n"
+	    "streams:\n"
+	    "  s: {fields: {a: string, b: float}}\n");
+	ck_assert_uint_eq(c->nviews, 1);
+	v = &c->views[0];
+	ck_assert_int_eq(v->stream_idx, 0);
+	ck_assert_int_eq(v->group_idx[0], 0);
+	ck_assert_int_eq(v->metrics[1].field_idx, 1);
+	ck_assert_uint_eq(v->bucket_ms, 60 * 1000);
+	conf_free(c);
+
+	/* Errors of both sections, in the file's order. */
+	expect_errors(BASE
+	    "views:\n"
+	    "  v: {stream: s, bucket: 1m, metrics: {t: {sum: zz}}}\n"
+	    "streams:\n"
+	    "  s: {fields: {a: text}}\n",
+	    ":4:49: views.v.metrics.t.sum: no field zz in stream s (zz)",
+	    ":6:19: streams.s.fields.a: must be one of string, int, float, "
+	    "bool (text)", NULL);
+	expect_errors(BASE
+	    "views:\n"
+	    "  v: {stream: t, bucket: 1m, metrics: {n: count}}\n"
+	    "streams:\n"
+	    "  s: {fields: {a: int}}\n",
+	    ":4:15: views.v.stream: no stream named t (t)", NULL);
+}
+END_TEST
+
+/* The fingerprint of view name in text (and its canonical text). */
+static uint64_t
+view_fp(const char *text, const char *name, char **canonical)
+{
+	struct conf		*c;
+	const struct conf_view	*v;
+	uint64_t		 fp;
+
+	c = load_ok(text);
+	v = conf_find_view(c, name);
+	ck_assert_msg(v != NULL, "no view %s", name);
+	fp = v->fingerprint;
+	*canonical = xstrdup(v->canonical);
+	conf_free(c);
+	return (fp);
+}
+
+#define FP_VIEW	"{stream: pv, bucket: 1h, group_by: [url, status], " \
+		"where: {status: 200, url: {in: [x, y]}}, metrics: " \
+		"{n: count, l: {sum: lat}, d: {distinct: user}, " \
+		"t: {top: user}}}"
+
+/*
+ * Fingerprints: what alters a view's results changes it, nothing else
+ * does (not the view's name, not the order of filters in the file).
+ */
+START_TEST(test_view_fingerprints)
+{
+	static const struct {
+		const char	*def;
+		int		 same;	/* as view a */
+	} defs[] = {
+		{ FP_VIEW, 1 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {url: {in: [x, y]}, status: {eq: 200}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 1 },
+		{ "{stream: pv, bucket: 60m, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user, "
+		    "precision: 14}, t: {top: user, k: 10}}}", 1 },
+		{ "{stream: pv, bucket: 2h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [status, url], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 201, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: {ne: 200}, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, yy]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user, "
+		    "precision: 13}, t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user, k: 11}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {max: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{hits: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pv, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{l: {sum: lat}, n: count, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+		{ "{stream: pw, bucket: 1h, group_by: [url, status], "
+		    "where: {status: 200, url: {in: [x, y]}}, metrics: "
+		    "{n: count, l: {sum: lat}, d: {distinct: user}, "
+		    "t: {top: user}}}", 0 },
+	};
+	static const char *const streams =
+	    "streams:\n"
+	    "  pv: {fields: {url: string, status: int, lat: float, "
+	    "user: string, other: int}}\n"
+	    "  pw: {fields: {url: string, status: int, lat: float, "
+	    "user: string, other: int}}\n";
+	char		*text, *tmp, *ca, *cb;
+	uint64_t	 fa, fb;
+	size_t		 i, j;
+	char		 name[32];
+
+	/* Every definition in one file, as views d0, d1, ... */
+	xasprintf(&text, BASE "%sviews:\n", streams);
+	for (i = 0; i < nitems(defs); i++) {
+		xasprintf(&tmp, "%s  d%zu: %s\n", text, i, defs[i].def);
+		free(text);
+		text = tmp;
+	}
+	fa = view_fp(text, "d0", &ca);
+	for (i = 1; i < nitems(defs); i++) {
+		snprintf(name, sizeof(name), "d%zu", i);
+		fb = view_fp(text, name, &cb);
+		ck_assert_msg((fa == fb) == defs[i].same &&
+		    (strcmp(ca, cb) == 0) == defs[i].same,
+		    "d%zu: %s\n  canonical %s\n  against   %s", i,
+		    defs[i].same ? "should equal d0" : "should differ", cb,
+		    ca);
+		/* Distinct definitions, distinct fingerprints. */
+		for (j = 1; j < i && !defs[i].same; j++) {
+			char	*cc;
+			uint64_t fc;
+
+			if (defs[j].same)
+				continue;
+			snprintf(name, sizeof(name), "d%zu", j);
+			fc = view_fp(text, name, &cc);
+			ck_assert_msg(fc != fb, "d%zu and d%zu collide", i, j);
+			free(cc);
+		}
+		free(cb);
+	}
+	free(text);
+
+	/* Float constants: the value counts, not its spelling. */
+	fb = view_fp(BASE "streams:\n  pv: {fields: {lat: float}}\nviews:\n"
+	    "  v: {stream: pv, bucket: 1h, where: {lat: {gt: 0.10}}, "
+	    "metrics: {n: count}}\n", "v", &cb);
+	ck_assert_uint_eq(fb, view_fp(BASE "streams:\n  pv: {fields: "
+	    "{lat: float}}\nviews:\n  v: {stream: pv, bucket: 1h, where: "
+	    "{lat: {gt: 1e-1}}, metrics: {n: count}}\n", "v", &tmp));
+	free(tmp);
+	ck_assert_uint_ne(fb, view_fp(BASE "streams:\n  pv: {fields: "
+	    "{lat: float}}\nviews:\n  v: {stream: pv, bucket: 1h, where: "
+	    "{lat: {gt: 0.1000000000000001}}, metrics: {n: count}}\n", "v",
+	    &tmp));
+	free(tmp);
+	free(cb);
+
+	/* The types of the fields the view uses, and only those. */
+	xasprintf(&text, BASE "streams:\n  pv: {fields: {url: string, "
+	    "status: int, lat: float, user: string, other: string}}\n"
+	    "views:\n  d0: %s\n", FP_VIEW);
+	fb = view_fp(text, "d0", &cb);
+	free(text);
+	ck_assert_uint_eq(fa, fb);
+	ck_assert_str_eq(ca, cb);
+	free(cb);
+	xasprintf(&text, BASE "streams:\n  pv: {fields: {url: string, "
+	    "status: int, lat: int, user: string, other: int}}\n"
+	    "views:\n  d0: %s\n", FP_VIEW);
+	ck_assert_uint_ne(fa, view_fp(text, "d0", &cb));
+	free(text);
+	free(cb);
+	xasprintf(&text, BASE "streams:\n  pv: {fields: {url: string, "
+	    "status: string, lat: float, user: string, other: int}}\n"
+	    "views:\n  d0: %s\n", FP_VIEW);
+	ck_assert_uint_ne(fa, view_fp(text, "d0", &cb));
+	free(text);
+	free(cb);
+	xasprintf(&text, BASE "streams:\n  pv: {fields: {url: string, "
+	    "status: int, lat: float, user: int, other: int}}\n"
+	    "views:\n  d0: %s\n", FP_VIEW);
+	ck_assert_uint_ne(fa, view_fp(text, "d0", &cb));
+	free(text);
+	free(cb);
+	/* Required or not, the stream's time field: no difference. */
+	xasprintf(&text, BASE "streams:\n  pv:\n    time: other\n    fields: "
+	    "{url: string, status: {type: int, required: false}, lat: float, "
+	    "user: string, other: int}\nviews:\n  d0: %s\n", FP_VIEW);
+	ck_assert_uint_eq(fa, view_fp(text, "d0", &cb));
+	free(text);
+	free(cb);
+	free(ca);
+}
+END_TEST
+
+/*
  * Files that cannot be read or hold nothing.
  */
 
@@ -1513,6 +2350,9 @@ conf_suite(void)
 	tcase_add_test(tc, test_socket_path_length);
 	tcase_add_test(tc, test_streams);
 	tcase_add_test(tc, test_stream_limits);
+	tcase_add_test(tc, test_views);
+	tcase_add_test(tc, test_views_before_streams);
+	tcase_add_test(tc, test_view_fingerprints);
 	tcase_add_test(tc, test_sample_config);
 	suite_add_tcase(s, tc);
 
@@ -1527,6 +2367,7 @@ conf_suite(void)
 	tcase_add_loop_test(tc, test_bad_combos, 0, nitems(bad_combos));
 	tcase_add_loop_test(tc, test_bad_forward, 0, nitems(bad_forward));
 	tcase_add_loop_test(tc, test_bad_streams, 0, nitems(bad_streams));
+	tcase_add_loop_test(tc, test_bad_views, 0, nitems(bad_views));
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_unreadable_file);
 	tcase_add_test(tc, test_huge_file);
