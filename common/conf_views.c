@@ -699,6 +699,36 @@ view_cat_value(char **s, size_t *len, enum conf_ftype t,
 	}
 }
 
+static int
+view_strcmp(const void *a, const void *b)
+{
+	return (strcmp(*(char *const *)a, *(char *const *)b));
+}
+
+/*
+ * A filter's constants, each followed by ",": sorted, so that the order
+ * of an in or not_in list does not change the fingerprint.
+ */
+static void
+view_cat_set(char **s, size_t *len, const struct conf_filter *f)
+{
+	char	**piece;
+	size_t	  i, plen;
+
+	piece = xcalloc(f->nvals, sizeof(*piece));
+	for (i = 0; i < f->nvals; i++) {
+		piece[i] = NULL;
+		plen = 0;
+		view_cat_value(&piece[i], &plen, f->type, &f->vals[i]);
+	}
+	qsort(piece, f->nvals, sizeof(*piece), view_strcmp);
+	for (i = 0; i < f->nvals; i++) {
+		view_cat(s, len, "%s,", piece[i]);
+		free(piece[i]);
+	}
+	free(piece);
+}
+
 /*
  * The canonical text of everything that alters a view's results: its
  * stream and the types of the fields it uses, bucket, dimensions in order,
@@ -741,10 +771,7 @@ view_canonical(struct conf_view *v, const struct conf_stream *st)
 		view_cat_str(&s, &len, a->field, strlen(a->field));
 		view_cat(&s, &len, "/%s/%s[", conf_ftype_name(a->type),
 		    conf_fop_names[a->op]);
-		for (j = 0; j < a->nvals; j++) {
-			view_cat_value(&s, &len, a->type, &a->vals[j]);
-			view_cat(&s, &len, ",");
-		}
+		view_cat_set(&s, &len, a);
 		view_cat(&s, &len, "];");
 	}
 	free(order);

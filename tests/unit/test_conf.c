@@ -1888,6 +1888,20 @@ START_TEST(test_view_fingerprints)
 	free(tmp);
 	free(cb);
 
+	/* The order of an in list does not count, its members do. */
+	fb = view_fp(BASE "streams:\n  pv: {fields: {url: string}}\nviews:\n"
+	    "  v: {stream: pv, bucket: 1h, where: {url: {in: [a, b, c]}}, "
+	    "metrics: {n: count}}\n", "v", &cb);
+	ck_assert_uint_eq(fb, view_fp(BASE "streams:\n  pv: {fields: "
+	    "{url: string}}\nviews:\n  v: {stream: pv, bucket: 1h, where: "
+	    "{url: {in: [c, a, b]}}, metrics: {n: count}}\n", "v", &tmp));
+	free(tmp);
+	ck_assert_uint_ne(fb, view_fp(BASE "streams:\n  pv: {fields: "
+	    "{url: string}}\nviews:\n  v: {stream: pv, bucket: 1h, where: "
+	    "{url: {in: [a, b, d]}}, metrics: {n: count}}\n", "v", &tmp));
+	free(tmp);
+	free(cb);
+
 	/* The types of the fields the view uses, and only those. */
 	xasprintf(&text, BASE "streams:\n  pv: {fields: {url: string, "
 	    "status: int, lat: float, user: string, other: string}}\n"
