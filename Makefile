@@ -143,7 +143,7 @@ run: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/release OPT=-O2 \
-	    build/release/bin/lamina $(BENCH_SRCS:bench/%.c=build/release/bin/%)
+	    all $(BENCH_SRCS:bench/%.c=build/release/bin/%)
 	@bench/run build/release
 
 valgrind: deps
