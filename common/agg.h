@@ -80,7 +80,9 @@ struct agg_row {
 	struct agg_row	*next;		/* hash chain */
 	uint64_t	 hash;
 	int64_t		 bucket;	/* bucket start, seconds since epoch */
-	uint8_t		*key;		/* msgpack array of dimension values */
+	uint8_t		*key;		/* msgpack array of dimension values,
+					   where the row's allocation
+					   begins (free it, not the row) */
 	size_t		 keylen;
 	struct agg_state st[];		/* one per metric */
 };
@@ -104,6 +106,8 @@ int		 agg_decode(const struct conf_stream *, struct agg_value *,
 int		 agg_fold_values(struct agg_partial *, int64_t,
 		    const struct agg_value *, char **);
 int		 agg_merge(struct agg_partial *, const struct agg_partial *,
+		    char **);
+int		 agg_merge_move(struct agg_partial *, struct agg_partial *,
 		    char **);
 size_t		 agg_rows(const struct agg_partial *);
 uint64_t	 agg_events(const struct agg_partial *);

@@ -73,6 +73,8 @@ store_open(const char *path, int writer, char **cause)
 		return (db);
 	if (store_exec(db, "PRAGMA journal_mode=WAL", cause) == -1 ||
 	    store_exec(db, "PRAGMA synchronous=NORMAL", cause) == -1 ||
+	    /* a chunk's transaction must not spill pages mid-way */
+	    store_exec(db, "PRAGMA cache_size=-262144", cause) == -1 ||
 	    store_exec(db,
 	    "CREATE TABLE IF NOT EXISTS lamina_meta(key TEXT PRIMARY KEY, "
 	    "value) WITHOUT ROWID;"
@@ -476,6 +478,7 @@ store_upsert(struct store_writer *w, struct agg_row *row, int fresh,
 	const struct agg_view	*v = w->v;
 	const struct conf_view	*cv = agg_view_conf(v);
 	struct agg_row		*old = NULL;
+	struct hll		*h;
 	struct msg_reader	 r;
 	msgpack_packer		 pk;
 	const void		*blob;
@@ -508,6 +511,21 @@ store_upsert(struct store_writer *w, struct agg_row *row, int fresh,
 		} else if (rc != SQLITE_DONE)
 			return (store_err(w->db, cause, "read row"));
 		sqlite3_reset(w->get);
+	}
+
+	/*
+	 * Settle each buffered sparse HLL once, here, rather than in both
+	 * hll_count (the m_ column) and hll_pack (the state): a settled
+	 * copy is the same state.
+	 */
+	for (m = 0; m < cv->nmetrics; m++) {
+		if (cv->metrics[m].kind != CONF_M_DISTINCT ||
+		    row->st[m].u.hll == NULL ||
+		    !hll_is_sparse(row->st[m].u.hll))
+			continue;
+		h = hll_copy(row->st[m].u.hll);
+		hll_free(row->st[m].u.hll);
+		row->st[m].u.hll = h;
 	}
 
 	msgpack_sbuffer_clear(&w->sb);

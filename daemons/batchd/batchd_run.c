@@ -55,10 +55,12 @@ struct run_view {
 	int			 to_build;	/* target: the rebuild */
 	struct store_view	*target;
 	int			 fresh;		/* target table empty */
-	struct agg_partial	*part;		/* the chunk's rows */
-	uint64_t		 chunk_segs;
-	uint64_t		 chunk_events;
-	uint64_t		 chunk_horizon;
+	uint64_t		 fold_from;	/* horizon when the stream began */
+	struct store_writer	*writer;	/* for this stream's chunks */
+	/* Two chunks in flight: one being folded, the one before written. */
+	struct agg_partial	*part[2];	/* the chunk's rows */
+	uint64_t		 chunk_segs[2];
+	uint64_t		 chunk_horizon[2];
 	uint64_t		 lag;
 };
 
@@ -68,6 +70,21 @@ struct run {
 	struct run_view		*views;
 	size_t			 nviews;
 	struct batchd_runstat	 st;
+};
+
+/*
+ * The write of a chunk, on its own thread while the next chunk is folded:
+ * one at a time and in order, so the runner's connection has one user.
+ */
+struct chunk_write {
+	struct run		*run;
+	struct run_view		**views;
+	size_t			 nviews;
+	int			 buf;		/* which of part[2] */
+	int			 busy;		/* thread started, not joined */
+	int			 rc;
+	char			*error;
+	pthread_t		 thread;
 };
 
 /* A fold worker: some segments of a chunk, into its own partials. */
@@ -114,7 +131,9 @@ batchd_open_store(struct batchd *d, char **cause)
 static void
 run_view_clear(struct run_view *rv)
 {
-	agg_partial_free(rv->part);
+	store_writer_free(rv->writer);
+	agg_partial_free(rv->part[0]);
+	agg_partial_free(rv->part[1]);
 	agg_view_free(rv->av);
 	store_view_clear(&rv->pub);
 	store_view_clear(&rv->build);
@@ -245,7 +264,8 @@ run_plan(struct run *run, char **cause)
 			rv->to_build = 1;
 			rv->target = &rv->build;
 		}
-		rv->part = agg_partial_new(rv->av);
+		rv->part[0] = agg_partial_new(rv->av);
+		rv->part[1] = agg_partial_new(rv->av);
 	}
 	return (0);
 }
@@ -279,7 +299,7 @@ run_fold_worker(void *arg)
 			}
 			job->events++;
 			for (v = 0; v < job->nviews; v++) {
-				if (job->views[v]->target->horizon >
+				if (job->views[v]->fold_from >
 				    job->segs[s].first)
 					continue;	/* already folded */
 				if (agg_fold_values(job->parts[v], rec.event_ns,
@@ -318,7 +338,7 @@ run_fold_worker(void *arg)
 static int
 run_fold_chunk(struct run *run, const char *stream,
     const struct conf_stream *cs, struct run_view **views, size_t nviews,
-    const struct cat_entry *segs, size_t nsegs, char **cause)
+    int buf, const struct cat_entry *segs, size_t nsegs, char **cause)
 {
 	struct fold_job	*jobs;
 	size_t		 nw, w, v;
@@ -340,7 +360,7 @@ run_fold_chunk(struct run *run, const char *stream,
 		jobs[w].nworkers = nw;
 		jobs[w].parts = xcalloc(nviews, sizeof(*jobs[w].parts));
 		for (v = 0; v < nviews; v++)
-			jobs[w].parts[v] = w == 0 ? views[v]->part :
+			jobs[w].parts[v] = w == 0 ? views[v]->part[buf] :
 			    agg_partial_new(views[v]->av);
 	}
 	for (w = 1; w < nw; w++)
@@ -359,7 +379,7 @@ run_fold_chunk(struct run *run, const char *stream,
 		free(jobs[w].error);
 		run->st.events += jobs[w].events;
 		for (v = 0; v < nviews && w > 0; v++) {
-			if (rc == 0 && agg_merge(views[v]->part,
+			if (rc == 0 && agg_merge_move(views[v]->part[buf],
 			    jobs[w].parts[v], cause) == -1)
 				rc = -1;
 			agg_partial_free(jobs[w].parts[v]);
@@ -372,37 +392,86 @@ run_fold_chunk(struct run *run, const char *stream,
 
 /* Write a view's chunk rows and its new horizon (inside a transaction). */
 static int
-run_write_view(struct run *run, struct run_view *rv, char **cause)
+run_write_view(struct run *run, struct run_view *rv, int buf, char **cause)
 {
-	struct store_writer	*w;
+	struct agg_partial	*part = rv->part[buf];
 	struct agg_row		**rows;
-	size_t			 i, n = agg_rows(rv->part);
+	size_t			 i, n = agg_rows(part);
 	int			 rc = 0, r;
 
-	if (rv->chunk_segs == 0)
+	if (rv->chunk_segs[buf] == 0)
 		return (0);
-	w = store_writer_new(run->db, rv->av, rv->target->tbl, cause);
-	if (w == NULL)
+	if (rv->writer == NULL && (rv->writer = store_writer_new(run->db,
+	    rv->av, rv->target->tbl, cause)) == NULL)
 		return (-1);
-	rows = agg_sorted_rows(rv->part);
+	rows = agg_sorted_rows(part);
 	for (i = 0; i < n; i++) {
-		if ((r = store_upsert(w, rows[i], rv->fresh, cause)) == -1) {
+		if ((r = store_upsert(rv->writer, rows[i], rv->fresh,
+		    cause)) == -1) {
 			rc = -1;
 			break;
 		}
 		rv->target->rows += r;
 	}
 	free(rows);
-	store_writer_free(w);
 	if (rc == -1)
 		return (-1);
 	run->st.rows += n;
-	rv->target->horizon = rv->chunk_horizon;
-	rv->target->segments += rv->chunk_segs;
-	rv->target->events += agg_events(rv->part);
+	rv->target->horizon = rv->chunk_horizon[buf];
+	rv->target->segments += rv->chunk_segs[buf];
+	rv->target->events += agg_events(part);
 	rv->target->published_ns = batchd_now();
 	return (store_put_view(run->db, rv->to_build ? "lamina_builds" :
 	    "lamina_views", rv->target, cause));
+}
+
+/*
+ * Write a chunk: every view's rows and horizon in one transaction, then
+ * empty its partials for the chunk after next.
+ */
+static void *
+run_write_chunk(void *arg)
+{
+	struct chunk_write	*cw = arg;
+	struct run		*run = cw->run;
+	struct run_view		*rv;
+	size_t			 v;
+	int			 rc;
+
+	if ((rc = store_begin(run->db, &cw->error)) == 0) {
+		for (v = 0; v < cw->nviews && rc == 0; v++)
+			rc = run_write_view(run, cw->views[v], cw->buf,
+			    &cw->error);
+		if (rc == 0)
+			rc = store_commit(run->db, &cw->error);
+		if (rc == -1)
+			store_rollback(run->db);
+	}
+	cw->rc = rc;
+	if (rc == -1)
+		return (NULL);
+	for (v = 0; v < cw->nviews; v++) {
+		rv = cw->views[v];
+		if (rv->chunk_segs[cw->buf] > 0)
+			rv->fresh = 0;
+		agg_partial_reset(rv->part[cw->buf]);
+	}
+	return (NULL);
+}
+
+/* Wait for the chunk being written; -1 (and its cause) if it failed. */
+static int
+run_write_wait(struct chunk_write *cw, char **cause)
+{
+	if (!cw->busy)
+		return (0);
+	pthread_join(cw->thread, NULL);
+	cw->busy = 0;
+	if (cw->rc == 0)
+		return (0);
+	*cause = cw->error;
+	cw->error = NULL;
+	return (-1);
 }
 
 /* Fold every sealed segment past the horizons of the views of stream. */
@@ -413,18 +482,24 @@ run_stream(struct run *run, const char *stream, char **cause)
 	struct conf_stream	*cs = conf_find_stream(c, stream);
 	struct run_view		**views;
 	struct cat_entry	*cat;
+	struct chunk_write	 cw;
 	size_t			 ncat, valid, nv = 0, i, v, first, end;
 	uint64_t		 from = UINT64_MAX;
-	char			*dir;
-	int			 rc = 0;
+	char			*dir, *wcause = NULL;
+	int			 rc = 0, buf = 0;
 
 	views = xcalloc(run->nviews + 1, sizeof(*views));
 	for (i = 0; i < run->nviews; i++)
 		if (strcmp(run->views[i].cv->stream, stream) == 0) {
 			views[nv++] = &run->views[i];
+			run->views[i].fold_from = run->views[i].target->horizon;
 			if (run->views[i].target->horizon < from)
 				from = run->views[i].target->horizon;
 		}
+	memset(&cw, 0, sizeof(cw));
+	cw.run = run;
+	cw.views = views;
+	cw.nviews = nv;
 	dir = master_stream_dir(c->data_dir, stream);
 	rc = master_catalog_read(dir, &cat, &ncat, &valid, cause);
 	free(dir);
@@ -437,38 +512,47 @@ run_stream(struct run *run, const char *stream, char **cause)
 	for (; first < ncat && rc == 0; first = end) {
 		end = first + CHUNK_SEGMENTS < ncat ? first + CHUNK_SEGMENTS :
 		    ncat;
+		/*
+		 * The horizons move as chunks are written (on the writer
+		 * thread); which segments a view still needs is fixed by
+		 * its horizon when the stream began.
+		 */
 		for (v = 0; v < nv; v++) {
-			views[v]->chunk_segs = 0;
+			views[v]->chunk_segs[buf] = 0;
 			for (i = first; i < end; i++)
-				if (cat[i].first >= views[v]->target->horizon) {
-					views[v]->chunk_segs++;
-					views[v]->chunk_horizon =
+				if (cat[i].first >= views[v]->fold_from) {
+					views[v]->chunk_segs[buf]++;
+					views[v]->chunk_horizon[buf] =
 					    cat[i].last + 1;
 				}
 		}
-		if (run_fold_chunk(run, stream, cs, views, nv, cat + first,
-		    end - first, cause) == -1) {
+		if (run_fold_chunk(run, stream, cs, views, nv, buf,
+		    cat + first, end - first, cause) == -1) {
 			rc = -1;
 			break;
 		}
 		run->st.segments += end - first;
-		if (store_begin(run->db, cause) == -1) {
+		/* The chunk before must be committed before this one. */
+		if (run_write_wait(&cw, cause) == -1) {
 			rc = -1;
 			break;
 		}
-		for (v = 0; v < nv && rc == 0; v++)
-			rc = run_write_view(run, views[v], cause);
-		if (rc == 0)
-			rc = store_commit(run->db, cause);
-		if (rc == -1) {
-			store_rollback(run->db);
-			break;
-		}
-		for (v = 0; v < nv; v++) {
-			if (views[v]->chunk_segs > 0)
-				views[v]->fresh = 0;
-			agg_partial_reset(views[v]->part);
-		}
+		cw.buf = buf;
+		cw.busy = 1;
+		if ((errno = pthread_create(&cw.thread, NULL, run_write_chunk,
+		    &cw)) != 0)
+			fatal("pthread_create");
+		buf = !buf;
+	}
+	if (run_write_wait(&cw, rc == 0 ? cause : &wcause) == -1)
+		rc = -1;
+	free(wcause);
+	for (v = 0; v < nv; v++) {
+		store_writer_free(views[v]->writer);
+		views[v]->writer = NULL;
+		/* After an error, what was folded but not written. */
+		agg_partial_reset(views[v]->part[0]);
+		agg_partial_reset(views[v]->part[1]);
 	}
 	/* Lag: sealed segments still past each horizon. */
 	for (v = 0; v < nv; v++) {

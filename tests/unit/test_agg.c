@@ -1163,6 +1163,31 @@ START_TEST(test_merge_equals_fold)
 			    NULL);
 			agg_partial_free(empty);
 			agg_partial_free(got);
+
+			/*
+			 * A moving merge gives the same partial, with the
+			 * rows only one side has and those both have, and
+			 * leaves its source empty and usable.
+			 */
+			got = agg_partial_new(v);
+			empty = agg_partial_new(v);
+			pb_init(&b);
+			for (i = 0; i < NEVENTS; i++)
+				fold_ev(i % 3 == 0 ? got : empty, &b, &evs[i]);
+			ck_assert_int_eq(agg_merge_move(got, empty, &cause),
+			    0);
+			ck_assert_uint_eq(agg_rows(empty), 0);
+			ck_assert_uint_eq(agg_events(empty), 0);
+			compare_partials(v, whole, got, vi == 0 ? &fq : NULL);
+			ck_assert_uint_eq(agg_events(got), agg_events(whole));
+			ck_assert_int_eq(agg_merge_move(empty, got, &cause),
+			    0);
+			ck_assert_uint_eq(agg_rows(got), 0);
+			compare_partials(v, whole, empty, vi == 0 ? &fq :
+			    NULL);
+			pb_free(&b);
+			agg_partial_free(empty);
+			agg_partial_free(got);
 		}
 		agg_partial_free(whole);
 		agg_view_free(v);
