@@ -10,8 +10,9 @@
 
 /*
  * DDSketch, the quantile metric's state: a logarithmic bucket mapping, two
- * dense stores (positive values, and negative values by magnitude) and a
- * count of zeros, with exact count, min, max and sum kept alongside.
+ * stores of bucket counts (positive values, and negative values by
+ * magnitude) and a count of zeros, with exact count, min, max and sum kept
+ * alongside.
  *
  * Mapping.  gamma = (1 + alpha) / (1 - alpha); a value x > 0 goes to bucket
  * i = ceil(log(x) / log(gamma)), which holds (gamma^(i-1), gamma^i], and is
@@ -41,6 +42,17 @@
  * decades per sign never collapse, and latencies from 1e-3 to 1e7 take
  * 1,152 buckets.  (Subnormal values map like any other, but an estimate
  * among them is itself rounded to a subnormal, coarser than alpha.)
+ *
+ * Stores.  Most sketches (one per row of a view) see a handful of values,
+ * so a store starts sparse: a sorted array of (bucket, count) pairs for
+ * the non-zero buckets, allocated 4, 8, 16, then 32 pairs.  The add that
+ * would need a 33rd bucket turns it dense for good: one array of counts
+ * over a window around lo..hi, grown as the range widens (never past 2m
+ * counters).  Both forms apply the collapse rule above through the same
+ * lo, hi and total, so the form is invisible: a store's contents, and so
+ * dds_equal() and the bytes of dds_pack(), depend only on the values it
+ * counted, never on whether it went dense, and merges mix forms freely.
+ * dds_unpack() builds whichever form the bucket count calls for.
  *
  * Merging.  Because H only grows and max(max(i, a), b) = max(i, max(a,b)),
  * the state after any sequence of adds and merges is the function above of
@@ -84,7 +96,19 @@ struct dds_sum {
 	uint64_t	l[SUM_LIMBS];
 };
 
-/* A dense store: counts[j] is bucket offset + j. */
+#define STORE_SPARSE_MIN	4	/* bins first allocated */
+#define STORE_SPARSE_MAX	32	/* bins before a store turns dense */
+
+/* A non-zero bucket of a sparse store. */
+struct dds_bin {
+	int64_t		 idx;
+	uint64_t	 n;
+};
+
+/*
+ * A store, sparse while counts is NULL (bins[0..nbins) in increasing
+ * bucket order, all non-zero), else dense (counts[j] is bucket offset + j).
+ */
 struct dds_store {
 	uint64_t	*counts;
 	size_t		 cap;
@@ -92,6 +116,9 @@ struct dds_store {
 	int64_t		 lo;		/* lowest non-zero bucket */
 	int64_t		 hi;		/* highest non-zero bucket */
 	uint64_t	 total;		/* 0: empty, lo and hi meaningless */
+	struct dds_bin	*bins;
+	size_t		 nbins;
+	size_t		 bincap;
 };
 
 struct ddsketch {
@@ -394,6 +421,86 @@ store_init(struct dds_store *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static void
+store_free(struct dds_store *s)
+{
+	free(s->bins);
+	free(s->counts);
+}
+
+/* The first sparse bin whose bucket is >= i, or nbins. */
+static size_t
+store_find(const struct dds_store *s, int64_t i)
+{
+	size_t	lo = 0, hi = s->nbins, mid;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (s->bins[mid].idx < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+/* Make room for a sparse bin at k; the caller checked STORE_SPARSE_MAX. */
+static void
+store_insert(struct dds_store *s, size_t k, int64_t i)
+{
+	size_t	cap;
+
+	if (s->nbins == s->bincap) {
+		cap = s->bincap == 0 ? STORE_SPARSE_MIN : s->bincap * 2;
+		s->bins = xreallocarray(s->bins, cap, sizeof(*s->bins));
+		s->bincap = cap;
+	}
+	memmove(s->bins + k + 1, s->bins + k,
+	    (s->nbins - k) * sizeof(*s->bins));
+	s->bins[k].idx = i;
+	s->bins[k].n = 0;
+	s->nbins++;
+}
+
+/*
+ * Count n values in bucket i of a sparse store, by the rule of store_add.
+ * Returns -1, having at most folded, if i needs a bin past
+ * STORE_SPARSE_MAX; the caller then turns the store dense.
+ */
+static int
+store_sparse_add(struct dds_store *s, int64_t i, uint64_t n, int m)
+{
+	int64_t		floor;
+	uint64_t	folded = 0;
+	size_t		f, k;
+
+	floor = (s->total == 0 || i > s->hi ? i : s->hi) - m + 1;
+	if (s->total > 0 && s->lo < floor) {
+		for (f = 0; f < s->nbins && s->bins[f].idx < floor; f++)
+			folded += s->bins[f].n;
+		s->nbins -= f;
+		memmove(s->bins, s->bins + f, s->nbins * sizeof(*s->bins));
+		if (s->nbins == 0 || s->bins[0].idx != floor)
+			store_insert(s, 0, floor);	/* f >= 1 freed one */
+		s->bins[0].n += folded;
+		s->lo = floor;
+		s->hi = s->bins[s->nbins - 1].idx;
+	}
+	if (i < floor)
+		i = floor;
+	k = store_find(s, i);
+	if (k == s->nbins || s->bins[k].idx != i) {
+		if (s->nbins == STORE_SPARSE_MAX)
+			return (-1);
+		store_insert(s, k, i);
+	}
+	s->bins[k].n += n;
+	s->total += n;
+	s->lo = s->bins[0].idx;
+	s->hi = s->bins[s->nbins - 1].idx;
+	return (0);
+}
+
 /*
  * Make the array cover buckets lo..hi (at most m wide), keeping the counts
  * of the old range that overlap it; the caller has already folded the
@@ -422,7 +529,7 @@ store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
 	else
 		offset = lo - (int64_t)(cap - width) / 2;
 	counts = xcalloc(cap, sizeof(*counts));
-	if (s->total > 0) {
+	if (s->counts != NULL && s->total > 0) {
 		from = s->lo > lo ? s->lo : lo;
 		to = s->hi < hi ? s->hi : hi;
 		if (from <= to)
@@ -436,6 +543,20 @@ store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
 	s->offset = offset;
 }
 
+/* Turn a sparse store dense, same contents. */
+static void
+store_densify(struct dds_store *s, int m)
+{
+	size_t	k;
+
+	store_reserve(s, s->lo, s->hi, m, 0);
+	for (k = 0; k < s->nbins; k++)
+		s->counts[s->bins[k].idx - s->offset] = s->bins[k].n;
+	free(s->bins);
+	s->bins = NULL;
+	s->nbins = s->bincap = 0;
+}
+
 /*
  * Count n values in bucket i, keeping the store within m buckets: i goes
  * to max(i, H - m + 1), H the highest bucket, and when H rises the buckets
@@ -447,6 +568,11 @@ store_add(struct dds_store *s, int64_t i, uint64_t n, int m)
 	int64_t		floor, newlo, top, j;
 	uint64_t	folded = 0;
 
+	if (s->counts == NULL) {
+		if (store_sparse_add(s, i, n, m) == 0)
+			return;
+		store_densify(s, m);
+	}
 	if (s->total == 0) {
 		store_reserve(s, i, i, m, 0);
 		s->counts[i - s->offset] = n;
@@ -477,41 +603,105 @@ store_add(struct dds_store *s, int64_t i, uint64_t n, int m)
 	s->total += n;
 }
 
+/* The count of bucket i, in either form. */
+static uint64_t
+store_get(const struct dds_store *s, int64_t i)
+{
+	size_t	k;
+
+	if (s->total == 0 || i < s->lo || i > s->hi)
+		return (0);
+	if (s->counts != NULL)
+		return (s->counts[i - s->offset]);
+	k = store_find(s, i);
+	return (k < s->nbins && s->bins[k].idx == i ? s->bins[k].n : 0);
+}
+
 /* Fold o into s, highest bucket first so that H is settled at once. */
 static void
 store_merge(struct dds_store *s, const struct dds_store *o, int m)
 {
 	int64_t	j;
+	size_t	k;
 
 	if (o->total == 0)
 		return;
+	if (o->counts == NULL) {
+		for (k = o->nbins; k > 0; k--)
+			store_add(s, o->bins[k - 1].idx, o->bins[k - 1].n, m);
+		return;
+	}
 	for (j = o->hi; j >= o->lo; j--)
 		if (o->counts[j - o->offset] != 0)
 			store_add(s, j, o->counts[j - o->offset], m);
 }
 
+/*
+ * The bucket holding the element of 0-based rank r < total, ranks
+ * counted from the lowest bucket, or from the highest if down.
+ */
+static int64_t
+store_at_rank(const struct dds_store *s, uint64_t r, int down)
+{
+	uint64_t	cum = 0;
+	int64_t		j;
+	size_t		k;
+
+	if (s->counts == NULL) {
+		for (k = 0; k < s->nbins; k++)
+			if ((cum += s->bins[down ? s->nbins - 1 - k : k].n) > r)
+				break;
+		return (s->bins[down ? s->nbins - 1 - k : k].idx);
+	}
+	if (down) {
+		for (j = s->hi; j > s->lo; j--)
+			if ((cum += s->counts[j - s->offset]) > r)
+				break;
+	} else {
+		for (j = s->lo; j < s->hi; j++)
+			if ((cum += s->counts[j - s->offset]) > r)
+				break;
+	}
+	return (j);
+}
+
+/* The same buckets and counts, whatever the form of each. */
 static int
 store_equal(const struct dds_store *a, const struct dds_store *b)
 {
+	int64_t	j;
+
 	if (a->total != b->total)
 		return (0);
 	if (a->total == 0)
 		return (1);
 	if (a->lo != b->lo || a->hi != b->hi)
 		return (0);
-	return (memcmp(a->counts + (a->lo - a->offset),
-	    b->counts + (b->lo - b->offset),
-	    (size_t)(a->hi - a->lo + 1) * sizeof(*a->counts)) == 0);
+	for (j = a->lo; j <= a->hi; j++)
+		if (store_get(a, j) != store_get(b, j))
+			return (0);
+	return (1);
 }
 
 static void
 store_copy(struct dds_store *s, const struct dds_store *o)
 {
 	*s = *o;
+	if (o->bins != NULL) {
+		s->bins = xreallocarray(NULL, o->bincap, sizeof(*s->bins));
+		memcpy(s->bins, o->bins, o->nbins * sizeof(*s->bins));
+	}
 	if (o->counts != NULL) {
 		s->counts = xcalloc(o->cap, sizeof(*s->counts));
 		memcpy(s->counts, o->counts, o->cap * sizeof(*s->counts));
 	}
+}
+
+/* Memory held by the arrays. */
+static size_t
+store_bytes(const struct dds_store *s)
+{
+	return (s->bincap * sizeof(*s->bins) + s->cap * sizeof(*s->counts));
 }
 
 /* Pack as [lowest bucket, LEB128 counts up to the highest]. */
@@ -519,7 +709,7 @@ static void
 store_pack(const struct dds_store *s, msgpack_packer *pk)
 {
 	uint8_t		*buf;
-	size_t		 len = 0;
+	size_t		 len = 0, k = 0;
 	uint64_t	 v;
 	int64_t		 j;
 
@@ -531,7 +721,12 @@ store_pack(const struct dds_store *s, msgpack_packer *pk)
 	}
 	buf = xmalloc((size_t)(s->hi - s->lo + 1) * VARINT_MAX);
 	for (j = s->lo; j <= s->hi; j++) {
-		v = s->counts[j - s->offset];
+		if (s->counts != NULL)
+			v = s->counts[j - s->offset];
+		else if (s->bins[k].idx == j)
+			v = s->bins[k++].n;
+		else
+			v = 0;
 		while (v >= 0x80) {
 			buf[len++] = (uint8_t)(v | 0x80);
 			v >>= 7;
@@ -570,7 +765,8 @@ varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 
 /*
  * Read a store: the bin is walked once to check it before anything is
- * allocated, so a hostile width costs nothing.
+ * allocated, so a hostile width costs nothing.  Up to STORE_SPARSE_MAX
+ * non-zero buckets make a sparse store, more a dense one.
  */
 static int
 store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
@@ -578,9 +774,9 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 {
 	const uint8_t	*b, *p, *end;
 	const char	*why;
-	size_t		 len, width = 0;
+	size_t		 len, width = 0, nonzero = 0;
 	uint64_t	 v, first = 0, last = 0, total = 0;
-	int64_t		 offset, idxmin, idxmax;
+	int64_t		 offset, idxmin, idxmax, j;
 	uint32_t	 n;
 
 	if (msg_get_array(r, &n) == -1)
@@ -616,6 +812,7 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 			return (-1);
 		}
 		total += v;
+		nonzero += v != 0;
 		if (width == 0)
 			first = v;
 		last = v;
@@ -633,13 +830,19 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 		    (long long)idxmin, (long long)idxmax);
 		return (-1);
 	}
-	store_reserve(s, offset, offset + (int64_t)width - 1, d->max_bins, 0);
-	for (p = b, width = 0; p < end; width++) {
-		varint_get(&p, end, &v);
-		s->counts[offset + (int64_t)width - s->offset] = v;
-	}
 	s->lo = offset;
 	s->hi = offset + (int64_t)width - 1;
+	if (nonzero > STORE_SPARSE_MAX)
+		store_reserve(s, s->lo, s->hi, d->max_bins, 0);
+	for (p = b, j = offset; p < end; j++) {
+		varint_get(&p, end, &v);
+		if (s->counts != NULL)
+			s->counts[j - s->offset] = v;
+		else if (v != 0) {
+			store_insert(s, s->nbins, j);
+			s->bins[s->nbins - 1].n = v;
+		}
+	}
 	s->total = total;
 	return (0);
 
@@ -673,8 +876,8 @@ dds_free(struct ddsketch *d)
 {
 	if (d == NULL)
 		return;
-	free(d->pos.counts);
-	free(d->neg.counts);
+	store_free(&d->pos);
+	store_free(&d->neg);
 	free(d);
 }
 
@@ -764,10 +967,8 @@ dds_merge(struct ddsketch *d, const struct ddsketch *o, char **cause)
 double
 dds_quantile(const struct ddsketch *d, double q)
 {
-	const struct dds_store	*s;
-	uint64_t		 rank, cum = 0;
-	int64_t			 j;
-	double			 v = 0.0;
+	uint64_t	rank;
+	double		v;
 
 	if (d->count == 0 || !(q >= 0 && q <= 1))
 		return (NAN);
@@ -776,23 +977,12 @@ dds_quantile(const struct ddsketch *d, double q)
 	if (q == 1)
 		return (d->max);
 	rank = (uint64_t)floor(q * (double)(d->count - 1));
-	s = &d->neg;
-	if (s->total > rank) {
-		for (j = s->hi; j >= s->lo; j--)
-			if ((cum += s->counts[j - s->offset]) > rank)
-				break;
-		v = -dds_value(d, j);
-		goto clamp;
-	}
-	cum = s->total + d->zero;
-	if (cum > rank)
+	if (rank < d->neg.total)		/* most negative first */
+		v = -dds_value(d, store_at_rank(&d->neg, rank, 1));
+	else if ((rank -= d->neg.total) < d->zero)
 		return (0.0);
-	s = &d->pos;
-	for (j = s->lo; j <= s->hi; j++)
-		if ((cum += s->counts[j - s->offset]) > rank)
-			break;
-	v = dds_value(d, j);
-clamp:
+	else
+		v = dds_value(d, store_at_rank(&d->pos, rank - d->zero, 0));
 	if (v < d->min)
 		v = d->min;
 	if (v > d->max)
@@ -1007,5 +1197,5 @@ fail:
 size_t
 dds_bytes(const struct ddsketch *d)
 {
-	return (sizeof(*d) + (d->pos.cap + d->neg.cap) * sizeof(uint64_t));
+	return (sizeof(*d) + store_bytes(&d->pos) + store_bytes(&d->neg));
 }

@@ -144,13 +144,21 @@ pack(const struct ddsketch *d, msgpack_sbuffer *sb)
 	dds_pack(d, &pk);
 }
 
-/* Equal state and identical bytes. */
+/* Equal state, identical bytes and the same answers. */
 static void
 assert_same(const struct ddsketch *a, const struct ddsketch *b)
 {
 	msgpack_sbuffer	sa, sb;
+	double		qa, qb;
+	size_t		i;
 
 	ck_assert(dds_equal(a, b));
+	for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		qa = dds_quantile(a, qs[i]);
+		qb = dds_quantile(b, qs[i]);
+		ck_assert(qa == qb || (isnan(qa) && isnan(qb)));
+	}
+	ck_assert(dds_sum(a) == dds_sum(b));
 	pack(a, &sa);
 	pack(b, &sb);
 	ck_assert_uint_eq(sa.size, sb.size);
@@ -979,6 +987,342 @@ START_TEST(test_hostile_bytes)
 }
 END_TEST
 
+/*
+ * Store forms.  ddsketch.c keeps a store sparse, in (bucket, count) pairs
+ * of 16 bytes, up to 32 buckets, and dense past that, in 8-byte counters
+ * over twice the width (up to 2 max_bins).  The dense sketches of these
+ * tests have one sign and span more than 32 buckets when they switch,
+ * under a max_bins over 32, so their arrays take more than the 32 * 16
+ * bytes of a full sparse store, and dds_bytes() tells the forms apart.
+ */
+#define SPARSE_MAX	32
+
+static int
+is_dense(const struct ddsketch *d)
+{
+	struct ddsketch	*e;
+	size_t		 base;
+
+	e = dds_new(dds_alpha(d), dds_max_bins(d));
+	base = dds_bytes(e);
+	dds_free(e);
+	return (dds_bytes(d) - base > SPARSE_MAX * 16);
+}
+
+/* A value in the middle of bucket k (k >= 1) at ALPHA; sign s. */
+static double
+in_bucket(int k, int s)
+{
+	double	lng = log1p(2 * ALPHA / (1 - ALPHA));
+
+	return (s * exp(((double)k - 0.5) * lng));
+}
+
+/* Add count c of bucket k, sign s. */
+static void
+add_bucket(struct ddsketch *d, int k, int s, int c)
+{
+	while (c-- > 0)
+		dds_add(d, in_bucket(k, s));
+}
+
+/* Shuffle ks[0..n). */
+static void
+shuffle(int *ks, size_t n)
+{
+	size_t	i, j;
+	int	t;
+
+	for (i = n; i > 1; i--) {
+		j = rnd() % i;
+		t = ks[i - 1];
+		ks[i - 1] = ks[j];
+		ks[j] = t;
+	}
+}
+
+/*
+ * Across the switch: n distinct buckets (three apart, so that max_bins
+ * matters only when asked) added in rising, falling and shuffled order,
+ * with repeats, as many values again by merge of halves, and through
+ * pack and unpack: one state and one byte string for every route, sparse
+ * up to 32 buckets and dense past them.
+ */
+START_TEST(test_sparse_switch)
+{
+	static const size_t	 ns[] = { 1, 2, 8, 16, 31, 32, 33, 34, 100 };
+	struct ddsketch		*up, *down, *mix, *half[2], *m;
+	int			 ks[100], sign;
+	size_t			 t, i, n;
+
+	for (t = 0; t < 2 * sizeof(ns) / sizeof(ns[0]); t++) {
+		n = ns[t / 2];
+		sign = t % 2 ? -1 : 1;
+		up = dds_new(ALPHA, BINS);
+		down = dds_new(ALPHA, BINS);
+		mix = dds_new(ALPHA, BINS);
+		half[0] = dds_new(ALPHA, BINS);
+		half[1] = dds_new(ALPHA, BINS);
+		for (i = 0; i < n; i++) {
+			ks[i] = 1 + 3 * (int)i;
+			add_bucket(up, ks[i], sign, 1 + (int)(i % 3));
+			add_bucket(down, 1 + 3 * (int)(n - 1 - i), sign,
+			    1 + (int)((n - 1 - i) % 3));
+		}
+		shuffle(ks, n);
+		for (i = 0; i < n; i++) {
+			add_bucket(mix, ks[i], sign, 1 + (ks[i] - 1) / 3 % 3);
+			add_bucket(half[i % 2], ks[i], sign,
+			    1 + (ks[i] - 1) / 3 % 3);
+		}
+		ck_assert_int_eq(is_dense(up), n > SPARSE_MAX);
+		ck_assert_int_eq(is_dense(down), n > SPARSE_MAX);
+		ck_assert_int_eq(is_dense(mix), n > SPARSE_MAX);
+		assert_same(up, down);
+		assert_same(up, mix);
+		m = dds_copy(half[0]);
+		ck_assert_int_eq(dds_merge(m, half[1], NULL), 0);
+		assert_same(up, m);
+		dds_free(m);
+		m = dds_copy(half[1]);
+		ck_assert_int_eq(dds_merge(m, half[0], NULL), 0);
+		assert_same(up, m);
+		dds_free(m);
+		m = dds_copy(up);
+		assert_same(up, m);
+		assert_roundtrip(up);
+		ck_assert(dds_quantile(up, 0.5) ==
+		    dds_quantile(down, 0.5));
+		dds_free(m);
+		dds_free(up);
+		dds_free(down);
+		dds_free(mix);
+		dds_free(half[0]);
+		dds_free(half[1]);
+	}
+}
+END_TEST
+
+/*
+ * Collapse in both forms.  At max_bins up to 32 a store never goes dense;
+ * above, it may collapse either way.  A store that went dense and then saw
+ * everything fold into a few buckets must equal the sparse one that
+ * folded the same values as they came.
+ */
+START_TEST(test_sparse_collapse)
+{
+	static const int	 bins[] = { 1, 2, 3, 5, 16, 32, 33, 40, 100 };
+	struct ddsketch		*up, *down, *mix, *m, *parts[8];
+	int			 ks[120];
+	size_t			 b, i, np, n = 120;
+
+	for (b = 0; b < sizeof(bins) / sizeof(bins[0]); b++) {
+		up = dds_new(ALPHA, bins[b]);
+		down = dds_new(ALPHA, bins[b]);
+		mix = dds_new(ALPHA, bins[b]);
+		np = 2 + b % 7;
+		for (i = 0; i < np; i++)
+			parts[i] = dds_new(ALPHA, bins[b]);
+		for (i = 0; i < n; i++) {
+			ks[i] = 1 + 2 * (int)i;
+			add_bucket(up, ks[i], 1, 1);
+			add_bucket(down, 1 + 2 * (int)(n - 1 - i), 1, 1);
+		}
+		shuffle(ks, n);
+		for (i = 0; i < n; i++) {
+			add_bucket(mix, ks[i], 1, 1);
+			add_bucket(parts[i % np], ks[i], 1, 1);
+		}
+		if (bins[b] <= SPARSE_MAX)
+			ck_assert(!is_dense(up) && !is_dense(mix));
+		if (bins[b] == 100)
+			ck_assert(is_dense(up) && is_dense(down));
+		assert_same(up, down);
+		assert_same(up, mix);
+		m = merge_tree(parts, np);
+		assert_same(up, m);
+		assert_roundtrip(up);
+		dds_free(m);
+		dds_free(up);
+		dds_free(down);
+		dds_free(mix);
+	}
+
+	/* Dense, then folded to two buckets; sparse, folded on the way. */
+	up = dds_new(ALPHA, 80);
+	down = dds_new(ALPHA, 80);
+	for (i = 0; i < 33; i++)
+		add_bucket(up, 1 + 2 * (int)i, 1, 2);
+	ck_assert(is_dense(up));
+	add_bucket(up, 1000, 1, 1);
+	add_bucket(down, 1000, 1, 1);
+	for (i = 33; i > 0; i--)
+		add_bucket(down, 2 * (int)i - 1, 1, 2);
+	ck_assert(is_dense(up) && !is_dense(down));
+	assert_same(up, down);
+	/* 66 values in bucket 1000 - 80 + 1, one in 1000. */
+	ck_assert(dds_quantile(up, 0.5) ==
+	    exp(921 * log1p(2 * ALPHA / (1 - ALPHA))) * (1 - ALPHA));
+	assert_roundtrip(up);
+	dds_free(up);
+	dds_free(down);
+}
+END_TEST
+
+/* One input of test_merge_forms: counts c of buckets k, up to 48. */
+struct form {
+	int	 n;
+	int	 k[48];
+	int	 c[48];
+	int	 dense;		/* the form it must end up in */
+};
+
+static struct ddsketch *
+form_build(const struct form *f, int sign, int bins)
+{
+	struct ddsketch	*d = dds_new(ALPHA, bins);
+	int		 i;
+
+	for (i = 0; i < f->n; i++)
+		add_bucket(d, f->k[i], sign, f->c[i]);
+	return (d);
+}
+
+/* Pack and unpack: dds_unpack() picks its own form. */
+static struct ddsketch *
+form_reload(const struct ddsketch *d)
+{
+	msgpack_sbuffer	 sb;
+	struct ddsketch	*back;
+	char		*cause;
+
+	pack(d, &sb);
+	back = unpack(sb.data, sb.size, &cause);
+	ck_assert_ptr_nonnull(back);
+	msgpack_sbuffer_destroy(&sb);
+	return (back);
+}
+
+/*
+ * Merge b (sign sb) into a (sign sa) and a into b, as built and after a
+ * round trip through dds_unpack(): each equals the sketch folded directly.
+ */
+static void
+merge_forms_check(const struct form *fa, int sa, const struct form *fb,
+    int sb, int bins)
+{
+	struct ddsketch	*a, *b, *all, *m, *ra, *rb;
+	int		 i;
+
+	a = form_build(fa, sa, bins);
+	b = form_build(fb, sb, bins);
+	ck_assert_int_eq(is_dense(a), fa->dense);
+	ck_assert_int_eq(is_dense(b), fb->dense);
+	all = form_build(fa, sa, bins);
+	for (i = 0; i < fb->n; i++)
+		add_bucket(all, fb->k[i], sb, fb->c[i]);
+	m = dds_copy(a);
+	ck_assert_int_eq(dds_merge(m, b, NULL), 0);
+	assert_same(all, m);
+	dds_free(m);
+	m = dds_copy(b);
+	ck_assert_int_eq(dds_merge(m, a, NULL), 0);
+	assert_same(all, m);
+	dds_free(m);
+	ra = form_reload(a);
+	rb = form_reload(b);
+	assert_same(a, ra);
+	assert_same(b, rb);
+	ck_assert_int_eq(dds_merge(ra, b, NULL), 0);
+	ck_assert_int_eq(dds_merge(rb, a, NULL), 0);
+	assert_same(all, ra);
+	assert_same(all, rb);
+	dds_free(ra);
+	dds_free(rb);
+	dds_free(all);
+	dds_free(a);
+	dds_free(b);
+}
+
+/*
+ * Every pair of forms merges to the sketch folded directly: sparse and
+ * dense, dense holding few buckets after a fold, the union crossing the
+ * switch, merges that collapse, on either sign and across signs.
+ */
+START_TEST(test_merge_forms)
+{
+	struct form	fs[7];
+	int		seen[2][2] = { { 0 } };
+	int		i, j, x, y, sa, sb;
+
+	memset(fs, 0, sizeof(fs));
+	fs[0].n = 3;				/* sparse, few */
+	fs[0].k[0] = 5; fs[0].k[1] = 9; fs[0].k[2] = 20;
+	fs[1].n = 20;				/* sparse, 1..39 */
+	fs[2].n = 40;				/* dense, 1..79 */
+	fs[3].n = 34;				/* dense, folds to 9 */
+	fs[4].n = 40;				/* dense, 200..278 */
+	fs[5].n = 4;				/* sparse, far above */
+	fs[6].n = 32;				/* sparse, full */
+	for (i = 0; i < 20; i++)
+		fs[1].k[i] = 1 + 2 * i;
+	for (i = 0; i < 40; i++)
+		fs[2].k[i] = 1 + 2 * i;
+	for (i = 0; i < 33; i++)
+		fs[3].k[i] = 1 + 2 * i;
+	fs[3].k[33] = 150;
+	for (i = 0; i < 40; i++)
+		fs[4].k[i] = 200 + 2 * i;
+	for (i = 0; i < 4; i++)
+		fs[5].k[i] = 400 + i;
+	for (i = 0; i < 32; i++)
+		fs[6].k[i] = 10 + i;
+	fs[2].dense = fs[3].dense = fs[4].dense = 1;
+	for (i = 0; i < 7; i++)
+		for (j = 0; j < fs[i].n; j++)
+			fs[i].c[j] = 1 + (int)(rnd() % 4);
+
+	for (x = 0; x < 7; x++)
+		for (y = 0; y < 7; y++)
+			for (sa = -1; sa <= 1; sa += 2)
+				for (sb = -1; sb <= 1; sb += 2) {
+					merge_forms_check(&fs[x], sa, &fs[y],
+					    sb, 100);
+					seen[fs[x].dense][fs[y].dense] = 1;
+				}
+	ck_assert(seen[0][0] && seen[0][1] && seen[1][0] && seen[1][1]);
+}
+END_TEST
+
+/* A row of 8 latencies costs a few hundred bytes, not a dense window. */
+START_TEST(test_sparse_bytes)
+{
+	struct ddsketch	*d, *e;
+	size_t		 i, base;
+
+	e = dds_new(ALPHA, BINS);
+	base = dds_bytes(e);
+	d = dds_new(ALPHA, BINS);
+	for (i = 0; i < 8; i++)
+		dds_add(d, pow(10, -3 + 3 * (double)i / 7));	/* 1ms .. 1s */
+	/* Dense, 1ms .. 1s spans 350 buckets: 2.8 KB at least. */
+	ck_assert_uint_le(dds_bytes(d), base + 8 * 16);
+	ck_assert_uint_lt(dds_bytes(d), 1024);
+	ck_assert_uint_eq(dds_count(d), 8);
+	ck_assert(dds_min(d) == 1e-3 && dds_max(d) == 1);
+	dds_free(e);
+	e = dds_copy(d);
+	ck_assert_uint_eq(dds_bytes(e), dds_bytes(d));
+	assert_same(d, e);
+	dds_free(e);
+	e = form_reload(d);		/* a stored partial, read back */
+	ck_assert_uint_le(dds_bytes(e), base + 8 * 16);
+	assert_same(d, e);
+	dds_free(d);
+	dds_free(e);
+}
+END_TEST
+
 static Suite *
 ddsketch_suite(void)
 {
@@ -996,6 +1340,10 @@ ddsketch_suite(void)
 	tcase_add_test(tc, test_merge_refused);
 	tcase_add_test(tc, test_collapse);
 	tcase_add_test(tc, test_sum_exact);
+	tcase_add_test(tc, test_sparse_switch);
+	tcase_add_test(tc, test_sparse_collapse);
+	tcase_add_test(tc, test_merge_forms);
+	tcase_add_test(tc, test_sparse_bytes);
 	tcase_add_test(tc, test_hostile_fields);
 	tcase_add_test(tc, test_hostile_sum);
 	tcase_add_test(tc, test_hostile_bytes);
