@@ -42,7 +42,7 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define CHUNK_SEGMENTS	64	/* segments per transaction */
+#define CHUNK_SEGMENTS	16	/* segments per transaction */
 
 struct run_view {
 	const struct conf_view	*cv;
