@@ -60,8 +60,9 @@ UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TESTLIB_SRCS	:= $(sort $(wildcard tests/unit/lib/*.c))
 TESTLIB_OBJS	:= $(TESTLIB_SRCS:%.c=$(BUILD)/%.o)
 
-# Benchmarks.
+# Benchmarks, and what they share.
 BENCH_SRCS	:= $(sort $(wildcard bench/bench_*.c))
+BENCHLIB_OBJS	:= $(BUILD)/bench/lib/benchlib.o
 BENCH_BINS	:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bin/%)
 
 BINS		:= $(BUILD)/bin/lamina $(BUILD)/bin/lamina-ingestd \
@@ -121,10 +122,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(TESTLIB_OBJS) $(COMMON_LIB)
 	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -Itests/unit/lib $(LDFLAGS) -o $@ \
 	    $< $(TESTLIB_OBJS) $(COMMON_LIB) $(TEST_LIBS) $(LIBS)
 
-$(BUILD)/bin/bench_%: bench/bench_%.c $(COMMON_LIB)
+$(BUILD)/bench/lib/%.o: bench/lib/%.c
+	@mkdir -p $(@D)
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibench/lib -c -o $@ $<
+
+$(BUILD)/bin/bench_%: bench/bench_%.c $(BENCHLIB_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	@[ "$(V)" = 1 ] || echo "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(COMMON_LIB) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibench/lib $(LDFLAGS) -o $@ $< \
+	    $(BENCHLIB_OBJS) $(COMMON_LIB) $(LIBS)
 
 tests: $(BINS) $(UNIT_BINS)
 

@@ -32,6 +32,7 @@
 #include <msgpack.h>
 
 #include "file.h"
+#include "benchlib.h"
 #include "log.h"
 #include "master.h"
 #include "msg.h"
@@ -50,21 +51,6 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (ts.tv_sec + ts.tv_nsec / 1e9);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double	x = *(const double *)a, y = *(const double *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
 /* Realistic pageview events: 12 fields, about 200 bytes packed. */
