@@ -187,7 +187,7 @@ static const struct conf_key conf_keys[] = {
 	C_DURATION("ingest", "segment_max_age", segment_max_age_ms,
 	    100 * MSEC, 30 * DAY, 1 * HOUR),
 	C_SIZE("ingest", "preallocate", preallocate_bytes, 64 * KiB, 1 * GiB,
-	    4 * MiB, KF_ZERO_OK),
+	    0, KF_ZERO_OK),
 	C_ENUM("ingest", "fsync", fsync, conf_fsync_names, CONF_FSYNC_ALWAYS),
 	C_DURATION("ingest", "fsync_interval", fsync_interval_ms, 1 * MSEC,
 	    1 * HOUR, 1 * SEC),
@@ -1476,6 +1476,7 @@ conf_field(struct loader *l, const char *path, const struct node *key,
 		    sizeof(*st->fields));
 	}
 	f.name = xstrdup(key->s);
+	f.namelen = strlen(f.name);
 	f.required = req != 0;
 	st->fields[st->nfields++] = f;
 }
@@ -1518,8 +1519,10 @@ conf_stream_time(struct loader *l, struct stream_ctx *sc)
 		conf_error(l, val, path, val->s,
 		    "time field must be int or float, not %s",
 		    conf_ftype_name(f->type));
-	} else
+	} else {
 		sc->st->time_field = xstrdup(val->s);
+		sc->st->time_idx = (int)(f - sc->st->fields);
+	}
 	free(path);
 }
 
@@ -1559,6 +1562,7 @@ conf_stream(struct loader *l, const char *path, const struct node *key,
 	st = &c->streams[c->nstreams++];
 	memset(st, 0, sizeof(*st));
 	st->name = xstrdup(key->s);
+	st->time_idx = -1;
 	st->line = key->line;
 	st->column = key->col;
 	sc.st = st;

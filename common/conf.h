@@ -49,6 +49,7 @@ enum conf_verify {
 
 struct conf_field {
 	char		*name;
+	size_t		 namelen;	/* strlen(name) */
 	enum conf_ftype	 type;
 	int		 required;
 };
@@ -58,6 +59,7 @@ struct conf_stream {
 	struct conf_field	*fields;
 	size_t			 nfields;
 	char			*time_field;	/* NULL: ingest time */
+	int			 time_idx;	/* its index, or -1 */
 	int			 line, column;	/* where it is declared */
 };
 

@@ -689,10 +689,13 @@ conn_dispatch(struct rpc_conn *c, const uint8_t *frame, size_t len)
 		conn_bad_request(c, msgid, "params", buf);
 		return;
 	}
-	if (msg_get_raw(&r, &raw, &rawlen) == -1 || msg_end(&r) == -1) {
-		conn_protocol_error(c, "bad request: malformed params");
-		return;
-	}
+	/*
+	 * The frame is exactly one object, already scanned whole by
+	 * msg_scan, and params is the last element of its array: the rest
+	 * of the frame is params, with no need to walk it a second time.
+	 */
+	raw = r.p;
+	rawlen = msg_left(&r);
 	if ((m = conn_find_method(srv->table, name, namelen)) == NULL) {
 		srv->stats.bad_requests++;
 		conn_send_error(c, msgid, PROTO_E_NO_METHOD,

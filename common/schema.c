@@ -197,10 +197,15 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 			snprintf(err, errlen, "field name: %s", msg_error(r));
 			return (-1);
 		}
-		for (i = 0; i < st->nfields; i++)
-			if (strlen(st->fields[i].name) == klen &&
-			    memcmp(st->fields[i].name, key, klen) == 0)
-				break;
+		/* Keys usually come in schema order: try the next one first. */
+		i = k < st->nfields ? k : 0;
+		if (st->fields[i].namelen != klen ||
+		    memcmp(st->fields[i].name, key, klen) != 0) {
+			for (i = 0; i < st->nfields; i++)
+				if (st->fields[i].namelen == klen &&
+				    memcmp(st->fields[i].name, key, klen) == 0)
+					break;
+		}
 		if (i == st->nfields) {
 			if (klen > 0 && klen <= CONF_NAME_MAX &&
 			    conf_valid_name(key, klen))
@@ -219,9 +224,7 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 			return (-1);
 		}
 		seen[i] = 1;
-		if (st->time_field != NULL &&
-		    strcmp(st->fields[i].name, st->time_field) == 0 &&
-		    (msg_peek(r) == MSG_T_EXT)) {
+		if ((int)i == st->time_idx && msg_peek(r) == MSG_T_EXT) {
 			/* A timestamp in the time field. */
 			tr = *r;
 			if (schema_time_value(&tr, &tns, err + 0, errlen) ==
@@ -248,8 +251,7 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 			seen[i] = 2;	/* nil: absent, but not twice */
 		else
 			present++;
-		if (st->time_field != NULL && vals[i].type != MSG_T_NIL &&
-		    strcmp(st->fields[i].name, st->time_field) == 0)
+		if ((int)i == st->time_idx && vals[i].type != MSG_T_NIL)
 			time_idx = (int)i;
 	}
 	/*
@@ -257,12 +259,9 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 	 * stream's time field when the record lacks it, so that the stored
 	 * event always carries its time where the schema says.
 	 */
-	if (time_idx < 0 && given_ns != SCHEMA_NO_TIME &&
-	    st->time_field != NULL) {
-		for (i = 0; i < st->nfields; i++)
-			if (strcmp(st->fields[i].name, st->time_field) == 0)
-				break;
-		if (i < st->nfields && seen[i] != 1) {
+	if (time_idx < 0 && given_ns != SCHEMA_NO_TIME && st->time_idx >= 0) {
+		i = (size_t)st->time_idx;
+		if (seen[i] != 1) {
 			seen[i] = 1;
 			present++;
 			vals[i].type = MSG_T_FLOAT;
@@ -302,7 +301,7 @@ schema_pack_event(const struct conf_stream *st, struct msg_reader *r,
 	for (j = 0; j < st->nfields; j++) {
 		if (seen[j] != 1)
 			continue;
-		msg_pack_str(pk, st->fields[j].name);
+		msg_pack_strn(pk, st->fields[j].name, st->fields[j].namelen);
 		switch (st->fields[j].type) {
 		case CONF_FT_STRING:
 			msg_pack_strn(pk, vals[j].s, vals[j].len);

@@ -493,9 +493,6 @@ static const struct bad_case bad_combos[] = {
 	{ BASE "ingest:\n  preallocate: 64MiB\n", {
 	    ":4:16: ingest.preallocate: must be smaller than "
 	    "ingest.segment_max_bytes, 64MiB (64MiB)" } },
-	{ BASE "ingest:\n  segment_max_bytes: 1MiB\n", {
-	    ":4:22: ingest.segment_max_bytes: must be larger than "
-	    "ingest.preallocate, 4MiB (1MiB)" } },
 	{ BASE "ingest:\n  segment_max_bytes: 1MiB\n  preallocate: 2MiB\n", {
 	    ":5:16: ingest.preallocate: must be smaller than "
 	    "ingest.segment_max_bytes, 1MiB (2MiB)" } },
@@ -1100,7 +1097,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->max_client_buffer, 64 << 20);
 	ck_assert_uint_eq(c->segment_max_bytes, 64 << 20);
 	ck_assert_uint_eq(c->segment_max_age_ms, 3600 * 1000);
-	ck_assert_uint_eq(c->preallocate_bytes, 4 << 20);
+	ck_assert_uint_eq(c->preallocate_bytes, 0);
 	ck_assert_int_eq(c->fsync, CONF_FSYNC_ALWAYS);
 	ck_assert_uint_eq(c->fsync_interval_ms, 1000);
 	ck_assert_int_eq(c->verify, CONF_VERIFY_FULL);
@@ -2022,7 +2019,7 @@ START_TEST(test_many_errors)
 	    "log:\n"
 	    "  verbose: 9\n"
 	    "ingest:\n"
-	    "  segment_max_bytes: 1MiB\n"
+	    "  preallocate: 1KiB\n"
 	    "  fsync: never\n"
 	    "  fsync_interval: 2s\n"
 	    "  verfy: full\n"
@@ -2039,8 +2036,8 @@ START_TEST(test_many_errors)
 	    ":1:1: data_dir: missing required key",
 	    ":1:1: run_dir: missing required key",
 	    ":2:12: log.verbose: must be between 0 and 3 (9)",
-	    ":4:22: ingest.segment_max_bytes: must be larger than "
-	    "ingest.preallocate, 4MiB (1MiB)",
+	    ":4:16: ingest.preallocate: must be 0 or between 64KiB and 1GiB "
+	    "(1KiB)",
 	    ":6:19: ingest.fsync_interval: fsync_interval is only used with "
 	    "fsync: interval (2s)",
 	    ":7:3: ingest.verfy: unknown key",

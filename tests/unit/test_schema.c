@@ -34,14 +34,14 @@
 #define GIVEN_NS	1222222222333333333LL
 
 static struct conf_field pv_fields[] = {
-	{ .name = "url",	.type = CONF_FT_STRING,	.required = 1 },
-	{ .name = "user",	.type = CONF_FT_STRING,	.required = 1 },
-	{ .name = "referrer",	.type = CONF_FT_STRING,	.required = 0 },
-	{ .name = "status",	.type = CONF_FT_INT,	.required = 0 },
-	{ .name = "bytes",	.type = CONF_FT_INT,	.required = 0 },
-	{ .name = "latency_ms",	.type = CONF_FT_FLOAT,	.required = 0 },
-	{ .name = "time",	.type = CONF_FT_FLOAT,	.required = 1 },
-	{ .name = "bot",	.type = CONF_FT_BOOL,	.required = 0 },
+	{ .name = "url",	.namelen = 3, .type = CONF_FT_STRING,	.required = 1 },
+	{ .name = "user",	.namelen = 4, .type = CONF_FT_STRING,	.required = 1 },
+	{ .name = "referrer",	.namelen = 8, .type = CONF_FT_STRING,	.required = 0 },
+	{ .name = "status",	.namelen = 6, .type = CONF_FT_INT,	.required = 0 },
+	{ .name = "bytes",	.namelen = 5, .type = CONF_FT_INT,	.required = 0 },
+	{ .name = "latency_ms",	.namelen = 10, .type = CONF_FT_FLOAT,	.required = 0 },
+	{ .name = "time",	.namelen = 4, .type = CONF_FT_FLOAT,	.required = 1 },
+	{ .name = "bot",	.namelen = 3, .type = CONF_FT_BOOL,	.required = 0 },
 };
 
 /* pageviews: a required float time field. */
@@ -50,11 +50,12 @@ static const struct conf_stream pageviews = {
 	.fields = pv_fields,
 	.nfields = sizeof(pv_fields) / sizeof(pv_fields[0]),
 	.time_field = "time",
+	.time_idx = 6,
 };
 
 static struct conf_field ck_fields[] = {
-	{ .name = "id",		.type = CONF_FT_INT,	.required = 1 },
-	{ .name = "ts",		.type = CONF_FT_INT,	.required = 0 },
+	{ .name = "id",		.namelen = 2, .type = CONF_FT_INT,	.required = 1 },
+	{ .name = "ts",		.namelen = 2, .type = CONF_FT_INT,	.required = 0 },
 };
 
 /* clicks: an optional int time field. */
@@ -63,6 +64,7 @@ static const struct conf_stream clicks = {
 	.fields = ck_fields,
 	.nfields = sizeof(ck_fields) / sizeof(ck_fields[0]),
 	.time_field = "ts",
+	.time_idx = 1,
 };
 
 /* notime: no time field at all. */
@@ -71,6 +73,7 @@ static const struct conf_stream notime = {
 	.fields = ck_fields,
 	.nfields = 1,
 	.time_field = NULL,
+	.time_idx = -1,
 };
 
 static msgpack_sbuffer	 in, out;
