@@ -54,6 +54,7 @@ struct master_stream {
 	struct cat_entry	*cat;
 	size_t			 ncat;
 	size_t			 catcap;
+	uint64_t		 sealed_bytes;	/* sum of the cat[].bytes */
 
 	/* The active segment. */
 	int			 fd;
@@ -652,6 +653,8 @@ master_open(const char *data_dir, const char *stream,
 		free(path);
 	}
 	rep->segments = ms->ncat;
+	for (i = 0; i < ms->ncat; i++)
+		ms->sealed_bytes += ms->cat[i].bytes;
 
 	/* At most one segment after them: the active one. */
 	expect = ms->ncat > 0 ? ms->cat[ms->ncat - 1].last + 1 :
@@ -922,6 +925,7 @@ master_seal(struct master_stream *ms, int64_t now_ns, char **cause)
 		ms->cat = xreallocarray(ms->cat, ms->catcap, sizeof(*ms->cat));
 	}
 	ms->cat[ms->ncat++] = e;
+	ms->sealed_bytes += e.bytes;
 
 	close(ms->fd);
 	ms->fd = -1;
@@ -933,14 +937,11 @@ master_seal(struct master_stream *ms, int64_t now_ns, char **cause)
 void
 master_stats(const struct master_stream *ms, struct master_stats *st)
 {
-	size_t	i;
-
 	memset(st, 0, sizeof(*st));
 	st->next_offset = ms->next;
 	st->committed = ms->committed;
 	st->sealed_segments = ms->ncat;
-	for (i = 0; i < ms->ncat; i++)
-		st->sealed_bytes += ms->cat[i].bytes;
+	st->sealed_bytes = ms->sealed_bytes;
 	st->active_first = ms->first;
 	st->active_bytes = ms->written;
 	st->buffered_bytes = ms->buflen;
