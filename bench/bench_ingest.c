@@ -86,6 +86,7 @@
 #include <msgpack.h>
 
 #include "file.h"
+#include "benchlib.h"
 #include "log.h"
 #include "msg.h"
 #include "proto.h"
@@ -280,72 +281,6 @@ cpu_self_ns(void)
 	return ((int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
 	    1000000000 + (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
 	    1000);
-}
-
-/* The fixed-seed generator: xorshift64. */
-static uint64_t
-rng_next(void)
-{
-	static uint64_t	x = 88172645463325252ULL;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return (x);
-}
-
-/* Uniform in [0, 1). */
-static double
-rng_unit(void)
-{
-	return ((rng_next() >> 11) * (1.0 / 9007199254740992.0));
-}
-
-/* The CDF of Zipf(s) over n ranks: cdf[i] = P(rank <= i). */
-static double *
-zipf_new(size_t n, double s)
-{
-	double	*cdf, sum = 0;
-	size_t	 i;
-
-	cdf = xcalloc(n, sizeof(*cdf));
-	for (i = 0; i < n; i++) {
-		sum += 1.0 / pow((double)(i + 1), s);
-		cdf[i] = sum;
-	}
-	for (i = 0; i < n; i++)
-		cdf[i] /= sum;
-	cdf[n - 1] = 1.0;
-	return (cdf);
-}
-
-/* A rank drawn from cdf by binary search: the first i with cdf[i] > u. */
-static size_t
-zipf_draw(const double *cdf, size_t n)
-{
-	double	u = rng_unit();
-	size_t	lo = 0, hi = n - 1, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (cdf[mid] > u)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return (lo);
-}
-
-/* Scramble a rank so that popular keys are not simply the small ids. */
-static uint32_t
-bench_hash(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352dU;
-	x ^= x >> 15;
-	x *= 0x846ca68bU;
-	x ^= x >> 16;
-	return (x);
 }
 
 /*
@@ -978,21 +913,6 @@ cmp_rec_first(const void *a, const void *b)
 	const struct rec	*x = a, *y = b;
 
 	return (x->first < y->first ? -1 : x->first > y->first);
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double	x = *(const double *)a, y = *(const double *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
 /* The value at fraction q of n sorted values (nearest rank). */
