@@ -607,6 +607,17 @@ msg_valid_utf8(const void *buf, size_t len)
 	int		 n, i;
 
 	while (p < end) {
+		/* Plain ASCII, eight bytes at a time. */
+		while (end - p >= 8) {
+			uint64_t	w;
+
+			memcpy(&w, p, sizeof(w));
+			if (w & UINT64_C(0x8080808080808080))
+				break;
+			p += 8;
+		}
+		if (p == end)
+			break;
 		if (*p < 0x80) {
 			p++;
 			continue;

@@ -213,7 +213,10 @@ rpc_append(struct rpc_request *req, struct msg_reader *p, void *arg)
 		    "append: events: %s", msg_error(p));
 		return;
 	}
+	/* The stored form is about as large as the events as they came. */
 	msgpack_sbuffer_init(&sb);
+	sb.alloc = msg_left(p) + 64;
+	sb.data = xmalloc(sb.alloc);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (nev > 0)
 		ev = xcalloc(nev, sizeof(*ev));
