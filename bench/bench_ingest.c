@@ -217,72 +217,6 @@ static char		 fail_msg[512];
 static void	bench_send(struct slot *);
 static void	bench_status_call(struct status *);
 
-static int64_t
-now_ns(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-}
-
-/* CPU time (user + system) of the daemon, all threads, in ns. */
-static int64_t
-cpu_daemon_ns(void)
-{
-	char		 path[64], buf[1024], *p;
-	unsigned long	 ut, st;
-	ssize_t		 n;
-	int		 fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)daemon_pid);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return (0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return (0);
-	buf[n] = '\0';
-	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-	    &st) != 2)
-		return (0);
-	return ((int64_t)(ut + st) * (1000000000 / sysconf(_SC_CLK_TCK)));
-}
-
-/* CPU time spent by the whole machine (all cores, not idle) in ns. */
-static int64_t
-cpu_all_ns(void)
-{
-	unsigned long long	 v[8];
-	FILE			*f;
-	int			 n;
-
-	if ((f = fopen("/proc/stat", "r")) == NULL)
-		return (0);
-	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
-	fclose(f);
-	if (n != 8)
-		return (0);
-	/* user nice system [idle iowait] irq softirq steal */
-	return ((int64_t)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) *
-	    (1000000000 / sysconf(_SC_CLK_TCK)));
-}
-
-/* CPU time of this process in ns. */
-static int64_t
-cpu_self_ns(void)
-{
-	struct rusage	ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ((int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
-	    1000000000 + (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
-	    1000);
-}
-
 /*
  * Build the pool: n pageviews of 12 or 13 fields (referrer is optional and
  * absent from a quarter of them), url and user drawn from Zipf tables.
@@ -751,7 +685,7 @@ bench_stop_sending(void)
 	phase = PHASE_DRAIN;
 	stop_ns = now_ns();
 	cpu_at1 = stop_ns;
-	cpu_daemon1 = cpu_daemon_ns();
+	cpu_daemon1 = cpu_pid_ns(daemon_pid);
 	cpu_self1 = cpu_self_ns();
 	cpu_all1 = cpu_all_ns();
 	bench_status_call(&st_end);
@@ -771,7 +705,7 @@ bench_phase_cb(int fd, short events, void *arg)
 		phase = PHASE_MEASURE;
 		window_ns = now_ns();
 		cpu_at0 = window_ns;
-		cpu_daemon0 = cpu_daemon_ns();
+		cpu_daemon0 = cpu_pid_ns(daemon_pid);
 		cpu_self0 = cpu_self_ns();
 		cpu_all0 = cpu_all_ns();
 		bench_status_call(&st_begin);

@@ -10,9 +10,16 @@
 
 /* Shared by the benchmarks (see benchlib.h). */
 
+#include <sys/resource.h>
+
+#include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "benchlib.h"
 #include "xmalloc.h"
@@ -97,4 +104,71 @@ median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+}
+
+/* Monotonic wall time in ns. */
+int64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+}
+
+/* CPU time (user + system) of process pid, all threads, in ns. */
+int64_t
+cpu_pid_ns(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return (0);
+	buf[n] = '\0';
+	/* After "pid (comm)": state is field 3, utime 14, stime 15. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	    &st) != 2)
+		return (0);
+	return ((int64_t)(ut + st) * (1000000000 / sysconf(_SC_CLK_TCK)));
+}
+
+/* CPU time spent by the whole machine (all cores, not idle) in ns. */
+int64_t
+cpu_all_ns(void)
+{
+	unsigned long long	 v[8];
+	FILE			*f;
+	int			 n;
+
+	if ((f = fopen("/proc/stat", "r")) == NULL)
+		return (0);
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n != 8)
+		return (0);
+	/* user nice system [idle iowait] irq softirq steal */
+	return ((int64_t)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) *
+	    (1000000000 / sysconf(_SC_CLK_TCK)));
+}
+
+/* CPU time of this process in ns. */
+int64_t
+cpu_self_ns(void)
+{
+	struct rusage	ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ((int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+	    1000000000 + (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
+	    1000);
 }

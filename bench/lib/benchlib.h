@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 uint64_t	 rng_next(void);
 double		 rng_unit(void);
@@ -25,5 +26,9 @@ double		*zipf_new(size_t, double);
 size_t		 zipf_draw(const double *, size_t);
 uint32_t	 bench_hash(uint32_t);
 double		 median(double *, int);
+int64_t		 now_ns(void);
+int64_t		 cpu_pid_ns(pid_t);
+int64_t		 cpu_all_ns(void);
+int64_t		 cpu_self_ns(void);
 
 #endif
