@@ -35,6 +35,7 @@
 #include <msgpack.h>
 
 #include "agg.h"
+#include "arena.h"
 #include "conf.h"
 #include "ddsketch.h"
 #include "hash.h"
@@ -54,15 +55,26 @@ struct agg_view {
 	size_t			 nfields;
 	size_t			 nmetrics;
 	int			*mfloat;	/* metric's field is a float */
+	size_t			*fsums;		/* the sums of float fields */
+	size_t			 nfsums;
 	size_t			 rowsize;
+};
+
+/* A slot of the open-addressed row table; row NULL: free. */
+struct agg_slot {
+	uint64_t		 hash;
+	struct agg_row		*row;
 };
 
 struct agg_partial {
 	const struct agg_view	*v;
-	struct agg_row		**tab;
+	struct agg_slot		*tab;
 	size_t			 size;		/* power of two */
-	size_t			 nrows;
+	size_t			 nrows;		/* at most size / 2 */
 	uint64_t		 events;	/* folded (after filters) */
+	struct arena		 arena;		/* rows, keys, sketches */
+	int64_t			 blo, bhi;	/* event ns of the last bucket */
+	int64_t			 bucket;	/* ... and its start, seconds */
 	struct agg_value	*vals;		/* scratch: one per field */
 	uint8_t			*keybuf;	/* scratch */
 };
@@ -85,6 +97,10 @@ agg_view_new(const struct conf *c, const struct conf_view *cv)
 		v->mfloat[i] = cv->metrics[i].field_idx >= 0 &&
 		    v->st->fields[cv->metrics[i].field_idx].type ==
 		    CONF_FT_FLOAT;
+	v->fsums = xcalloc(v->nmetrics + 1, sizeof(*v->fsums));
+	for (i = 0; i < v->nmetrics; i++)
+		if (cv->metrics[i].kind == CONF_M_SUM && v->mfloat[i])
+			v->fsums[v->nfsums++] = i;
 	v->rowsize = sizeof(struct agg_row) + v->nmetrics *
 	    sizeof(struct agg_state);
 	return (v);
@@ -96,6 +112,7 @@ agg_view_free(struct agg_view *v)
 	if (v == NULL)
 		return;
 	free(v->mfloat);
+	free(v->fsums);
 	free(v);
 }
 
@@ -145,9 +162,9 @@ agg_state_free(const struct agg_view *v, size_t m, struct agg_state *s)
 }
 
 /* Fold one value (NULL: the event itself, for count) into a state. */
-static void
-state_fold(const struct agg_view *v, size_t m, struct agg_state *s,
-    const struct agg_value *val)
+static inline void
+state_fold(const struct agg_view *v, struct arena *a, size_t m,
+    struct agg_state *s, const struct agg_value *val)
 {
 	const struct conf_metric	*cm = &v->cv->metrics[m];
 
@@ -179,17 +196,17 @@ state_fold(const struct agg_view *v, size_t m, struct agg_state *s,
 		break;
 	case CONF_M_DISTINCT:
 		if (s->u.hll == NULL)
-			s->u.hll = hll_new(cm->precision);
+			s->u.hll = hll_new_in(a, cm->precision);
 		hll_add(s->u.hll, val->raw, val->rawlen);
 		break;
 	case CONF_M_QUANTILE:
 		if (s->u.dds == NULL)
-			s->u.dds = dds_new(cm->accuracy, cm->max_bins);
+			s->u.dds = dds_new_in(a, cm->accuracy, cm->max_bins);
 		dds_add(s->u.dds, val->f);
 		break;
 	case CONF_M_TOP:
 		if (s->u.topk == NULL)
-			s->u.topk = topk_new(cm->k);
+			s->u.topk = topk_new_in(a, cm->k);
 		topk_add(s->u.topk, val->raw, val->rawlen, 1);
 		break;
 	default:
@@ -197,10 +214,13 @@ state_fold(const struct agg_view *v, size_t m, struct agg_state *s,
 	}
 }
 
-/* dst += src, for one metric. */
+/*
+ * dst += src, for one metric; what dst needs to hold more comes from
+ * arena a, dst's (NULL: the heap).
+ */
 int
-agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
-    const struct agg_state *src, char **cause)
+agg_state_merge(const struct agg_view *v, size_t m, struct arena *a,
+    struct agg_state *dst, const struct agg_state *src, char **cause)
 {
 	const struct conf_metric	*cm = &v->cv->metrics[m];
 
@@ -244,7 +264,7 @@ agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
 		if (src->u.hll == NULL)
 			return (0);
 		if (dst->u.hll == NULL) {
-			dst->u.hll = hll_copy(src->u.hll);
+			dst->u.hll = hll_copy_in(a, src->u.hll);
 			return (0);
 		}
 		return (hll_merge(dst->u.hll, src->u.hll, cause));
@@ -252,7 +272,7 @@ agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
 		if (src->u.dds == NULL)
 			return (0);
 		if (dst->u.dds == NULL) {
-			dst->u.dds = dds_copy(src->u.dds);
+			dst->u.dds = dds_copy_in(a, src->u.dds);
 			return (0);
 		}
 		return (dds_merge(dst->u.dds, src->u.dds, cause));
@@ -260,7 +280,7 @@ agg_state_merge(const struct agg_view *v, size_t m, struct agg_state *dst,
 		if (src->u.topk == NULL)
 			return (0);
 		if (dst->u.topk == NULL) {
-			dst->u.topk = topk_copy(src->u.topk);
+			dst->u.topk = topk_copy_in(a, src->u.topk);
 			return (0);
 		}
 		return (topk_merge(dst->u.topk, src->u.topk, cause));
@@ -336,6 +356,14 @@ int
 agg_unpack_state(const struct agg_view *v, size_t m, struct agg_state *s,
     struct msg_reader *r, char **cause)
 {
+	return (agg_unpack_state_in(v, m, NULL, s, r, cause));
+}
+
+/* The same, the state's memory taken from arena a (NULL: the heap). */
+int
+agg_unpack_state_in(const struct agg_view *v, size_t m, struct arena *a,
+    struct agg_state *s, struct msg_reader *r, char **cause)
+{
 	const struct conf_metric	*cm = &v->cv->metrics[m];
 	uint32_t			 n;
 	int64_t				 hi;
@@ -351,7 +379,7 @@ agg_unpack_state(const struct agg_view *v, size_t m, struct agg_state *s,
 		return (0);
 	case CONF_M_SUM:
 		if (v->mfloat[m])
-			return (xsum_unpack(&s->u.fsum, r, cause));
+			return (xsum_unpack_in(&s->u.fsum, a, r, cause));
 		if (msg_peek(r) == MSG_T_ARRAY) {
 			if (msg_get_array(r, &n) == -1 || n != 2 ||
 			    msg_get_int(r, &hi) == -1 ||
@@ -376,7 +404,7 @@ agg_unpack_state(const struct agg_view *v, size_t m, struct agg_state *s,
 			goto bad;
 		return (0);
 	case CONF_M_DISTINCT:
-		if ((s->u.hll = hll_unpack(r, cause)) == NULL)
+		if ((s->u.hll = hll_unpack_in(a, r, cause)) == NULL)
 			return (-1);
 		if (hll_precision(s->u.hll) != cm->precision) {
 			xasprintf(cause, "%s: precision %d, the view says %d",
@@ -385,7 +413,7 @@ agg_unpack_state(const struct agg_view *v, size_t m, struct agg_state *s,
 		}
 		return (0);
 	case CONF_M_QUANTILE:
-		if ((s->u.dds = dds_unpack(r, cause)) == NULL)
+		if ((s->u.dds = dds_unpack_in(a, r, cause)) == NULL)
 			return (-1);
 		if (dds_alpha(s->u.dds) != cm->accuracy ||
 		    dds_max_bins(s->u.dds) != cm->max_bins) {
@@ -395,7 +423,7 @@ agg_unpack_state(const struct agg_view *v, size_t m, struct agg_state *s,
 		}
 		return (0);
 	case CONF_M_TOP:
-		if ((s->u.topk = topk_unpack(r, cause)) == NULL)
+		if ((s->u.topk = topk_unpack_in(a, r, cause)) == NULL)
 			return (-1);
 		if (topk_k(s->u.topk) != cm->k) {
 			xasprintf(cause, "%s: k %d, the view says %d", cm->name,
@@ -442,8 +470,13 @@ agg_state_equal(const struct agg_view *v, size_t m, struct agg_state *a,
 }
 
 /*
- * Partials.
+ * Partials.  Rows live in the partial's arena and are found through an
+ * open-addressed table (linear probing, at most half full) that holds
+ * each row's hash beside its pointer, so a probe touches the row only when
+ * the hash matches.
  */
+
+#define AGG_TAB_MIN	1024
 
 struct agg_partial *
 agg_partial_new(const struct agg_view *v)
@@ -452,58 +485,41 @@ agg_partial_new(const struct agg_view *v)
 
 	p = xcalloc(1, sizeof(*p));
 	p->v = v;
-	p->size = 1024;
+	p->size = AGG_TAB_MIN;
 	p->tab = xcalloc(p->size, sizeof(*p->tab));
+	arena_init(&p->arena);
+	p->blo = p->bhi = 0;
 	p->vals = xcalloc(v->nfields + 1, sizeof(*p->vals));
 	p->keybuf = xmalloc(AGG_KEY_MAX);
 	return (p);
 }
 
-static void
-agg_row_free(const struct agg_view *v, struct agg_row *row)
-{
-	size_t	m;
-
-	for (m = 0; m < v->nmetrics; m++)
-		agg_state_free(v, m, &row->st[m]);
-	free(row->key);		/* the row's allocation begins there */
-}
-
 void
 agg_partial_free(struct agg_partial *p)
 {
-	struct agg_row	*row, *next;
-	size_t		 i;
-
 	if (p == NULL)
 		return;
-	for (i = 0; i < p->size; i++)
-		for (row = p->tab[i]; row != NULL; row = next) {
-			next = row->next;
-			agg_row_free(p->v, row);
-		}
+	arena_reset(&p->arena);
 	free(p->tab);
 	free(p->vals);
 	free(p->keybuf);
 	free(p);
 }
 
-/* Empty p, keeping its tables. */
+/* Empty p, keeping its table (shrunk back when it had grown large). */
 void
 agg_partial_reset(struct agg_partial *p)
 {
-	struct agg_row	*row, *next;
-	size_t		 i;
-
-	for (i = 0; i < p->size; i++) {
-		for (row = p->tab[i]; row != NULL; row = next) {
-			next = row->next;
-			agg_row_free(p->v, row);
-		}
-		p->tab[i] = NULL;
-	}
+	arena_reset(&p->arena);
+	if (p->size > 16 * AGG_TAB_MIN * 64) {
+		free(p->tab);
+		p->size = 16 * AGG_TAB_MIN;
+		p->tab = xcalloc(p->size, sizeof(*p->tab));
+	} else
+		memset(p->tab, 0, p->size * sizeof(*p->tab));
 	p->nrows = 0;
 	p->events = 0;
+	p->blo = p->bhi = 0;
 }
 
 size_t
@@ -518,7 +534,26 @@ agg_events(const struct agg_partial *p)
 	return (p->events);
 }
 
-static uint64_t
+const struct agg_view *
+agg_partial_view(const struct agg_partial *p)
+{
+	return (p->v);
+}
+
+struct arena *
+agg_partial_arena(struct agg_partial *p)
+{
+	return (&p->arena);
+}
+
+/* The bytes p holds: table and arena. */
+size_t
+agg_partial_bytes(const struct agg_partial *p)
+{
+	return (p->size * sizeof(*p->tab) + arena_bytes(&p->arena));
+}
+
+static inline uint64_t
 agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
 {
 	return (hash64(key, len, hash64_u64((uint64_t)bucket)));
@@ -527,107 +562,348 @@ agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
 static void
 agg_grow(struct agg_partial *p)
 {
-	struct agg_row	**old = p->tab, *row, *next;
-	size_t		  oldsize = p->size, i, h;
+	struct agg_slot	*old = p->tab;
+	size_t		 oldsize = p->size, i, j, mask;
 
 	p->size *= 2;
+	mask = p->size - 1;
 	p->tab = xcalloc(p->size, sizeof(*p->tab));
-	for (i = 0; i < oldsize; i++)
-		for (row = old[i]; row != NULL; row = next) {
-			next = row->next;
-			h = row->hash & (p->size - 1);
-			row->next = p->tab[h];
-			p->tab[h] = row;
-		}
+	for (i = 0; i < oldsize; i++) {
+		if (old[i].row == NULL)
+			continue;
+		for (j = old[i].hash & mask; p->tab[j].row != NULL;
+		    j = (j + 1) & mask)
+			;
+		p->tab[j] = old[i];
+	}
 	free(old);
 }
 
-/* The row of (bucket, key), created empty if create is set. */
-struct agg_row *
-agg_find_row(struct agg_partial *p, int64_t bucket, const uint8_t *key,
-    size_t keylen, int create)
+/* Are the n bytes at a and b the same?  Short keys: no call to memcmp. */
+static inline int
+agg_key_eq(const uint8_t *a, const uint8_t *b, size_t n)
 {
-	struct agg_row	*row;
-	uint8_t		*base;
-	uint64_t	 h = agg_key_hash(bucket, key, keylen);
-	size_t		 koff;
+	uint64_t	x, y;
 
-	for (row = p->tab[h & (p->size - 1)]; row != NULL; row = row->next)
-		if (row->hash == h && row->bucket == bucket &&
-		    row->keylen == keylen && memcmp(row->key, key, keylen) == 0)
+	for (; n >= 8; a += 8, b += 8, n -= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return (0);
+	}
+	for (; n > 0; n--)
+		if (*a++ != *b++)
+			return (0);
+	return (1);
+}
+
+/* The row of (bucket, key) with hash h, created empty if create is set. */
+static struct agg_row *
+agg_lookup(struct agg_partial *p, uint64_t h, int64_t bucket,
+    const uint8_t *key, size_t keylen, int create)
+{
+	const struct agg_view	*v = p->v;
+	struct agg_slot		*s;
+	struct agg_row		*row;
+	uint8_t			*base;
+	size_t			 mask = p->size - 1, i, koff, m;
+
+	for (i = h & mask;; i = (i + 1) & mask) {
+		s = &p->tab[i];
+		if (s->row == NULL)
+			break;
+		row = s->row;
+		if (s->hash == h && row->bucket == bucket &&
+		    row->keylen == keylen && agg_key_eq(row->key, key, keylen))
 			return (row);
+	}
 	if (!create)
 		return (NULL);
 	/*
 	 * One allocation: the key, padded to keep the row aligned, then
-	 * the row and its states; the key sits next to the row's hash and
-	 * bucket, in the cache lines the lookup reads anyway.
+	 * the row and its states.
 	 */
 	koff = (keylen + 15) & ~(size_t)15;
-	base = xmalloc(koff + p->v->rowsize);
+	base = arena_alloc(&p->arena, koff + v->rowsize);
 	row = (struct agg_row *)(base + koff);
-	memset(row, 0, p->v->rowsize);
+	memset(row, 0, v->rowsize);
 	row->hash = h;
 	row->bucket = bucket;
 	row->key = base;
 	memcpy(row->key, key, keylen);
 	row->keylen = keylen;
-	row->next = p->tab[h & (p->size - 1)];
-	p->tab[h & (p->size - 1)] = row;
-	if (++p->nrows > p->size)
+	for (m = 0; m < v->nfsums; m++)
+		xsum_init_in(&row->st[v->fsums[m]].u.fsum, &p->arena);
+	s->hash = h;
+	s->row = row;
+	if (++p->nrows * 2 > p->size)
 		agg_grow(p);
 	return (row);
 }
 
-/*
- * Is the field name (a C string) the key k of klen bytes?  Without
- * strlen: the comparison stops at the first difference or at the name's
- * end, so it costs the shorter of the two.
- */
-static inline int
-agg_name_is(const char *name, const char *k, size_t klen)
+struct agg_row *
+agg_find_row(struct agg_partial *p, int64_t bucket, const uint8_t *key,
+    size_t keylen, int create)
 {
-	size_t	j;
-
-	for (j = 0; j < klen; j++)
-		if (name[j] != k[j] || name[j] == '\0')
-			return (0);
-	return (name[klen] == '\0');
+	return (agg_lookup(p, agg_key_hash(bucket, key, keylen), bucket, key,
+	    keylen, create));
 }
 
 /*
- * Decode a stored fields map of stream st into vals (one per field).  Keys come in schema order, so
- * each is looked for from where the last one was found.  A key that is no
- * longer in the schema, or a value whose type no longer matches, is left
- * out (the stream's schema may have changed since the event was stored).
+ * Decoding a stored fields map.  The common encodings of the stored form
+ * (fixstr and str 8 keys; fixint, int and uint 8 to 64, float 32 and 64,
+ * short strings, booleans as values) are read here without the general
+ * reader; anything else goes through it, with the same result.
+ */
+
+static inline uint16_t
+agg_be16(const uint8_t *p)
+{
+	return ((uint16_t)(p[0] << 8 | p[1]));
+}
+
+static inline uint32_t
+agg_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]);
+}
+
+static inline uint64_t
+agg_be64(const uint8_t *p)
+{
+	return ((uint64_t)agg_be32(p) << 32 | agg_be32(p + 4));
+}
+
+/*
+ * An integer at p (before end) in one of the fast encodings: its size in
+ * bytes, or 0 if it is not one (or a uint past INT64_MAX).
+ */
+static inline size_t
+agg_fast_int(const uint8_t *p, const uint8_t *end, int64_t *v)
+{
+	uint8_t		b = p[0];
+	uint64_t	u;
+
+	if (b <= 0x7f) {
+		*v = b;
+		return (1);
+	}
+	if (b >= 0xe0) {
+		*v = (int8_t)b;
+		return (1);
+	}
+	switch (b) {
+	case 0xcc:
+		if (end - p < 2)
+			return (0);
+		*v = p[1];
+		return (2);
+	case 0xcd:
+		if (end - p < 3)
+			return (0);
+		*v = agg_be16(p + 1);
+		return (3);
+	case 0xce:
+		if (end - p < 5)
+			return (0);
+		*v = agg_be32(p + 1);
+		return (5);
+	case 0xcf:
+		if (end - p < 9 || (u = agg_be64(p + 1)) > INT64_MAX)
+			return (0);
+		*v = (int64_t)u;
+		return (9);
+	case 0xd0:
+		if (end - p < 2)
+			return (0);
+		*v = (int8_t)p[1];
+		return (2);
+	case 0xd1:
+		if (end - p < 3)
+			return (0);
+		*v = (int16_t)agg_be16(p + 1);
+		return (3);
+	case 0xd2:
+		if (end - p < 5)
+			return (0);
+		*v = (int32_t)agg_be32(p + 1);
+		return (5);
+	case 0xd3:
+		if (end - p < 9)
+			return (0);
+		*v = (int64_t)agg_be64(p + 1);
+		return (9);
+	}
+	return (0);
+}
+
+/*
+ * The value at p for a field of type t, in a fast encoding: its size, 0
+ * when the general reader must look at it.
+ */
+static inline size_t
+agg_fast_value(enum conf_ftype t, const uint8_t *p, const uint8_t *end,
+    struct agg_value *val)
+{
+	uint8_t		b = p[0];
+	size_t		n, len;
+	uint64_t	u;
+	uint32_t	u32;
+	float		f32;
+
+	switch (t) {
+	case CONF_FT_STRING:
+		if (b >= 0xa0 && b <= 0xbf) {
+			n = 1;
+			len = b & 0x1f;
+		} else if (b == 0xd9 && end - p >= 2) {
+			n = 2;
+			len = p[1];
+		} else
+			return (0);
+		if ((size_t)(end - p) - n < len)
+			return (0);
+		val->s = (const char *)p + n;
+		val->slen = len;
+		val->present = 1;
+		return (n + len);
+	case CONF_FT_INT:
+		if ((n = agg_fast_int(p, end, &val->i)) == 0)
+			return (0);
+		val->f = (double)val->i;
+		val->present = 1;
+		return (n);
+	case CONF_FT_FLOAT:
+		if (b == 0xcb) {
+			if (end - p < 9)
+				return (0);
+			u = agg_be64(p + 1);
+			memcpy(&val->f, &u, sizeof(val->f));
+			n = 9;
+		} else if (b == 0xca) {
+			if (end - p < 5)
+				return (0);
+			u32 = agg_be32(p + 1);
+			memcpy(&f32, &u32, sizeof(f32));
+			val->f = f32;
+			n = 5;
+		} else if ((n = agg_fast_int(p, end, &val->i)) != 0)
+			val->f = (double)val->i;
+		else
+			return (0);
+		/* -0.0 is 0.0: min and max must not depend on order */
+		if (val->f == 0)
+			val->f = 0.0;
+		val->present = isfinite(val->f);
+		return (n);
+	case CONF_FT_BOOL:
+		if (b != 0xc2 && b != 0xc3)
+			return (0);
+		val->i = b == 0xc3;
+		val->f = (double)val->i;
+		val->present = 1;
+		return (1);
+	}
+	return (0);
+}
+
+/* The general reader's way with one value of field type t. */
+static int
+agg_slow_value(enum conf_ftype t, struct msg_reader *r,
+    struct agg_value *val)
+{
+	enum msg_type	 ty = msg_peek(r);
+	int		 b;
+
+	switch (t) {
+	case CONF_FT_STRING:
+		if (ty != MSG_T_STR)
+			break;
+		if (msg_get_str(r, &val->s, &val->slen) == -1)
+			return (-1);
+		val->present = 1;
+		break;
+	case CONF_FT_INT:
+		if (ty != MSG_T_UINT && ty != MSG_T_INT)
+			break;
+		if (msg_get_int(r, &val->i) == -1)
+			return (-1);
+		val->f = (double)val->i;
+		val->present = 1;
+		break;
+	case CONF_FT_FLOAT:
+		if (ty != MSG_T_FLOAT && ty != MSG_T_UINT && ty != MSG_T_INT)
+			break;
+		if (msg_get_number(r, &val->f) == -1)
+			return (-1);
+		if (val->f == 0)
+			val->f = 0.0;
+		val->present = isfinite(val->f);
+		break;
+	case CONF_FT_BOOL:
+		if (ty != MSG_T_BOOL)
+			break;
+		if (msg_get_bool(r, &b) == -1)
+			return (-1);
+		val->i = b;
+		val->f = b;
+		val->present = 1;
+		break;
+	}
+	if (!val->present) {
+		r->p = val->raw;
+		if (msg_skip(r) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Decode a stored fields map of stream st into vals (one per field).
+ * Keys come in schema order, so each is looked for from where the last
+ * one was found.  A key that is no longer in the schema, or a value whose
+ * type no longer matches, is left out (the stream's schema may have
+ * changed since the event was stored).
  */
 int
 agg_decode(const struct conf_stream *st, struct agg_value *vals,
     const uint8_t *fields, size_t len, char **cause)
 {
+	const struct conf_field		*fl = st->fields;
 	struct msg_reader		 r;
 	struct agg_value		*val;
+	const uint8_t			*end = fields + len;
 	const char			*k;
-	size_t				 klen, i, at = 0, tries;
+	size_t				 klen, i, at = 0, tries, nf = st->nfields;
+	size_t				 vn;
 	uint32_t			 n;
-	enum msg_type			 t;
-	int				 b;
+	uint8_t				 b;
 
-	for (i = 0; i < st->nfields; i++)
+	for (i = 0; i < nf; i++)
 		vals[i].present = 0;
 	msg_reader_init(&r, fields, len);
-	if (msg_get_map(&r, &n) == -1)
+	if (len > 0 && fields[0] >= 0x80 && fields[0] <= 0x8f) {
+		n = fields[0] & 0x0f;
+		r.p++;
+	} else if (msg_get_map(&r, &n) == -1)
 		goto bad;
 	while (n-- > 0) {
-		if (msg_get_str(&r, &k, &klen) == -1)
+		if (r.p < end && (b = r.p[0]) >= 0xa0 && b <= 0xbf &&
+		    (size_t)(end - r.p) > (size_t)(b & 0x1f)) {
+			k = (const char *)r.p + 1;
+			klen = b & 0x1f;
+			r.p += 1 + klen;
+		} else if (msg_get_str(&r, &k, &klen) == -1)
 			goto bad;
-		for (tries = 0, i = at; tries < st->nfields; tries++, i++) {
-			if (i >= st->nfields)
+		for (tries = 0, i = at; tries < nf; tries++, i++) {
+			if (i >= nf)
 				i = 0;
-			if (agg_name_is(st->fields[i].name, k, klen))
+			if (fl[i].namelen == klen &&
+			    memcmp(fl[i].name, k, klen) == 0)
 				break;
 		}
-		if (tries == st->nfields) {
+		if (tries == nf) {
 			if (msg_skip(&r) == -1)
 				goto bad;
 			continue;
@@ -635,50 +911,12 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 		at = i + 1;
 		val = &vals[i];
 		val->present = 0;	/* a repeated key: the last counts */
-		t = msg_peek(&r);
 		val->raw = r.p;
-		switch (st->fields[i].type) {
-		case CONF_FT_STRING:
-			if (t != MSG_T_STR)
-				break;
-			if (msg_get_str(&r, &val->s, &val->slen) == -1)
-				goto bad;
-			val->present = 1;
-			break;
-		case CONF_FT_INT:
-			if (t != MSG_T_UINT && t != MSG_T_INT)
-				break;
-			if (msg_get_int(&r, &val->i) == -1)
-				goto bad;
-			val->f = (double)val->i;
-			val->present = 1;
-			break;
-		case CONF_FT_FLOAT:
-			if (t != MSG_T_FLOAT && t != MSG_T_UINT &&
-			    t != MSG_T_INT)
-				break;
-			if (msg_get_number(&r, &val->f) == -1)
-				goto bad;
-			/* -0.0 is 0.0: min and max must not depend on order */
-			if (val->f == 0)
-				val->f = 0.0;
-			val->present = isfinite(val->f);
-			break;
-		case CONF_FT_BOOL:
-			if (t != MSG_T_BOOL)
-				break;
-			if (msg_get_bool(&r, &b) == -1)
-				goto bad;
-			val->i = b;
-			val->f = b;
-			val->present = 1;
-			break;
-		}
-		if (!val->present) {
-			r.p = val->raw;
-			if (msg_skip(&r) == -1)
-				goto bad;
-		}
+		if (r.p < end && (vn = agg_fast_value(fl[i].type, r.p, end,
+		    val)) != 0)
+			r.p += vn;
+		else if (agg_slow_value(fl[i].type, &r, val) == -1)
+			goto bad;
 		val->rawlen = r.p - val->raw;
 	}
 	if (msg_end(&r) == -1)
@@ -737,14 +975,26 @@ agg_filter(const struct conf_filter *f, const struct agg_value *val)
 }
 
 /* The start of the bucket of event_ns, in seconds (floor, also < 0). */
-static int64_t
-agg_bucket(const struct agg_view *v, int64_t event_ns)
+static inline int64_t
+agg_bucket(struct agg_partial *p, int64_t event_ns)
 {
-	int64_t	secs = event_ns / 1000000000;
+	int64_t	secs, b, bs = p->v->bucket_s;
 
+	if (event_ns >= p->blo && event_ns < p->bhi)
+		return (p->bucket);
+	secs = event_ns / 1000000000;
 	if (event_ns % 1000000000 < 0)
 		secs--;
-	return (secs - (((secs % v->bucket_s) + v->bucket_s) % v->bucket_s));
+	b = secs - (((secs % bs) + bs) % bs);
+	p->bucket = b;
+	/* The range of event times in that bucket, when it fits int64. */
+	if (b > INT64_MIN / 1000000000 + bs &&
+	    b < INT64_MAX / 1000000000 - bs) {
+		p->blo = b * 1000000000;
+		p->bhi = (b + bs) * 1000000000;
+	} else
+		p->blo = p->bhi = 0;
+	return (b);
 }
 
 /*
@@ -762,6 +1012,8 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 	struct agg_row		*row;
 	uint8_t			*k = p->keybuf;
 	size_t			 i, klen;
+	int64_t			 bucket;
+	int			 fi;
 
 	for (i = 0; i < cv->nfilters; i++)
 		if (!agg_filter(&cv->filters[i],
@@ -785,10 +1037,13 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 		memcpy(k + klen, val->raw, val->rawlen);
 		klen += val->rawlen;
 	}
-	row = agg_find_row(p, agg_bucket(v, event_ns), k, klen, 1);
-	for (i = 0; i < v->nmetrics; i++)
-		state_fold(v, i, &row->st[i], cv->metrics[i].field_idx < 0 ?
-		    NULL : &vals[cv->metrics[i].field_idx]);
+	bucket = agg_bucket(p, event_ns);
+	row = agg_lookup(p, agg_key_hash(bucket, k, klen), bucket, k, klen, 1);
+	for (i = 0; i < v->nmetrics; i++) {
+		fi = cv->metrics[i].field_idx;
+		state_fold(v, &p->arena, i, &row->st[i], fi < 0 ? NULL :
+		    &vals[fi]);
+	}
 	p->events++;
 	return (0);
 }
@@ -803,15 +1058,16 @@ agg_fold(struct agg_partial *p, int64_t event_ns, const uint8_t *fields,
 	return (agg_fold_values(p, event_ns, p->vals, cause));
 }
 
-/* dst's states += src's, row by row. */
+/* dst's states += src's, row by row; dst's new memory from arena a. */
 int
-agg_row_merge(const struct agg_view *v, struct agg_row *dst,
+agg_row_merge(const struct agg_view *v, struct arena *a, struct agg_row *dst,
     const struct agg_row *src, char **cause)
 {
 	size_t	m;
 
 	for (m = 0; m < v->nmetrics; m++)
-		if (agg_state_merge(v, m, &dst->st[m], &src->st[m], cause) == -1)
+		if (agg_state_merge(v, m, a, &dst->st[m], &src->st[m],
+		    cause) == -1)
 			return (-1);
 	return (0);
 }
@@ -824,54 +1080,30 @@ agg_merge(struct agg_partial *dst, const struct agg_partial *src,
 	struct agg_row	*row, *d;
 	size_t		 i;
 
-	for (i = 0; i < src->size; i++)
-		for (row = src->tab[i]; row != NULL; row = row->next) {
-			d = agg_find_row(dst, row->bucket, row->key,
-			    row->keylen, 1);
-			if (agg_row_merge(dst->v, d, row, cause) == -1)
-				return (-1);
-		}
+	for (i = 0; i < src->size; i++) {
+		if ((row = src->tab[i].row) == NULL)
+			continue;
+		d = agg_lookup(dst, src->tab[i].hash, row->bucket, row->key,
+		    row->keylen, 1);
+		if (agg_row_merge(dst->v, &dst->arena, d, row, cause) == -1)
+			return (-1);
+	}
 	dst->events += src->events;
 	return (0);
 }
 
 /*
- * dst += src, taking src's rows: a row dst lacks moves over with its
- * states (no copy), one dst has is merged into it.  src is left empty
- * (its events too), even on error, when dst holds what was merged.
+ * dst += src, then src emptied (also on error, when dst holds what was
+ * merged).
  */
 int
 agg_merge_move(struct agg_partial *dst, struct agg_partial *src,
     char **cause)
 {
-	struct agg_row	*row, *next, *d;
-	size_t		 i, h;
-	int		 rc = 0;
+	int	rc;
 
-	for (i = 0; i < src->size; i++) {
-		for (row = src->tab[i]; row != NULL; row = next) {
-			next = row->next;
-			d = rc == 0 ? agg_find_row(dst, row->bucket, row->key,
-			    row->keylen, 0) : NULL;
-			if (d != NULL || rc != 0) {
-				if (rc == 0 &&
-				    agg_row_merge(dst->v, d, row, cause) == -1)
-					rc = -1;
-				agg_row_free(src->v, row);
-				continue;
-			}
-			h = row->hash & (dst->size - 1);
-			row->next = dst->tab[h];
-			dst->tab[h] = row;
-			if (++dst->nrows > dst->size)
-				agg_grow(dst);
-		}
-		src->tab[i] = NULL;
-	}
-	src->nrows = 0;
-	if (rc == 0)
-		dst->events += src->events;
-	src->events = 0;
+	rc = agg_merge(dst, src, cause);
+	agg_partial_reset(src);
 	return (rc);
 }
 
@@ -889,25 +1121,59 @@ agg_row_cmp(const struct agg_row *a, const struct agg_row *b)
 	return (a->keylen < b->keylen ? -1 : a->keylen > b->keylen);
 }
 
+/*
+ * Sorting rows: each with its bucket and the first bytes of its key (past
+ * the array header) as a big-endian number, so that most comparisons
+ * touch neither the row nor the key.
+ */
+struct agg_sortkey {
+	int64_t		 bucket;
+	uint64_t	 prefix[2];
+	struct agg_row	*row;
+};
+
 static int
-agg_row_qcmp(const void *a, const void *b)
+agg_sortkey_cmp(const void *pa, const void *pb)
 {
-	return (agg_row_cmp(*(struct agg_row *const *)a,
-	    *(struct agg_row *const *)b));
+	const struct agg_sortkey	*a = pa, *b = pb;
+
+	if (a->bucket != b->bucket)
+		return (a->bucket < b->bucket ? -1 : 1);
+	if (a->prefix[0] != b->prefix[0])
+		return (a->prefix[0] < b->prefix[0] ? -1 : 1);
+	if (a->prefix[1] != b->prefix[1])
+		return (a->prefix[1] < b->prefix[1] ? -1 : 1);
+	return (agg_row_cmp(a->row, b->row));
 }
 
 /* The rows in order, in a new array (free it, not the rows). */
 struct agg_row **
 agg_sorted_rows(const struct agg_partial *p)
 {
-	struct agg_row	**rows, *row;
-	size_t		  i, n = 0;
+	struct agg_sortkey	*sk;
+	struct agg_row		**rows, *row;
+	size_t			  i, j, n = 0;
+	uint64_t		  x;
 
+	sk = xcalloc(p->nrows + 1, sizeof(*sk));
+	for (i = 0; i < p->size; i++) {
+		if ((row = p->tab[i].row) == NULL)
+			continue;
+		sk[n].bucket = row->bucket;
+		for (x = 0, j = 1; j < 17; j++) {
+			x = x << 8 | (j < row->keylen ? row->key[j] : 0);
+			if (j == 8 || j == 16) {
+				sk[n].prefix[j / 9] = x;
+				x = 0;
+			}
+		}
+		sk[n++].row = row;
+	}
+	qsort(sk, n, sizeof(*sk), agg_sortkey_cmp);
 	rows = xcalloc(p->nrows + 1, sizeof(*rows));
-	for (i = 0; i < p->size; i++)
-		for (row = p->tab[i]; row != NULL; row = row->next)
-			rows[n++] = row;
-	qsort(rows, n, sizeof(*rows), agg_row_qcmp);
+	for (i = 0; i < n; i++)
+		rows[i] = sk[i].row;
+	free(sk);
 	return (rows);
 }
 
@@ -929,7 +1195,10 @@ agg_pack_row(const struct agg_view *v, struct agg_row *row,
 		agg_pack_state(v, m, &row->st[m], pk);
 }
 
-/* Read a row and merge it into p. */
+/*
+ * Read a row and merge it into p.  A row p lacks takes the states as
+ * read, in p's arena; one p has merges them in.
+ */
 int
 agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
     struct msg_reader *r, char **cause)
@@ -940,7 +1209,7 @@ agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
 	size_t			 keylen, m;
 	uint32_t		 n, nd;
 	int64_t			 bucket;
-	int			 rc;
+	int			 rc, fresh;
 
 	if (msg_get_array(r, &n) == -1 || n != 3 ||
 	    msg_get_int(r, &bucket) == -1 || msg_peek(r) != MSG_T_ARRAY) {
@@ -971,11 +1240,18 @@ agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
 		    nd, v->nmetrics);
 		return (-1);
 	}
+	fresh = agg_find_row(p, bucket, key, keylen, 0) == NULL;
 	row = agg_find_row(p, bucket, key, keylen, 1);
 	for (m = 0; m < v->nmetrics; m++) {
+		if (fresh) {
+			if (agg_unpack_state_in(v, m, &p->arena, &row->st[m],
+			    r, cause) == -1)
+				return (-1);
+			continue;
+		}
 		if (agg_unpack_state(v, m, &st, r, cause) == -1)
 			return (-1);
-		rc = agg_state_merge(v, m, &row->st[m], &st, cause);
+		rc = agg_state_merge(v, m, &p->arena, &row->st[m], &st, cause);
 		agg_state_free(v, m, &st);
 		if (rc == -1)
 			return (-1);

@@ -17,6 +17,10 @@
  * A view compiled by agg_view_new() folds stored events (the fields map of
  * a master dataset record) into a struct agg_partial: a hash table from
  * group key (time bucket and dimension values) to a row of metric states.
+ * A partial's rows, keys and sketches all live in its arena (arena.h), so
+ * emptying or freeing it costs nothing per row; a row's states are only
+ * valid while their partial is.
+ *
  * Every state is a monoid (associative, with an identity), so partials of
  * any sets of events merge into the partial of their union; count, sums
  * (exact, see xsum.h), min and max are exact, HyperLogLog++ and DDSketch
@@ -44,6 +48,7 @@ struct conf;
 struct conf_view;
 struct conf_stream;
 struct msg_reader;
+struct arena;
 struct hll;
 struct ddsketch;
 struct topk;
@@ -77,12 +82,9 @@ struct agg_state {
 };
 
 struct agg_row {
-	struct agg_row	*next;		/* hash chain */
 	uint64_t	 hash;
 	int64_t		 bucket;	/* bucket start, seconds since epoch */
-	uint8_t		*key;		/* msgpack array of dimension values,
-					   where the row's allocation
-					   begins (free it, not the row) */
+	uint8_t		*key;		/* msgpack array of dimension values */
 	size_t		 keylen;
 	struct agg_state st[];		/* one per metric */
 };
@@ -109,6 +111,9 @@ int		 agg_merge(struct agg_partial *, const struct agg_partial *,
 		    char **);
 int		 agg_merge_move(struct agg_partial *, struct agg_partial *,
 		    char **);
+struct arena	*agg_partial_arena(struct agg_partial *);
+const struct agg_view *agg_partial_view(const struct agg_partial *);
+size_t		 agg_partial_bytes(const struct agg_partial *);
 size_t		 agg_rows(const struct agg_partial *);
 uint64_t	 agg_events(const struct agg_partial *);
 struct agg_row	**agg_sorted_rows(const struct agg_partial *);
@@ -119,13 +124,17 @@ int		 agg_row_cmp(const struct agg_row *, const struct agg_row *);
 void		 agg_state_free(const struct agg_view *, size_t,
 		    struct agg_state *);
 int		 agg_state_merge(const struct agg_view *, size_t,
-		    struct agg_state *, const struct agg_state *, char **);
-int		 agg_row_merge(const struct agg_view *, struct agg_row *,
-		    const struct agg_row *, char **);
+		    struct arena *, struct agg_state *, const struct agg_state *,
+		    char **);
+int		 agg_row_merge(const struct agg_view *, struct arena *,
+		    struct agg_row *, const struct agg_row *, char **);
 void		 agg_pack_state(const struct agg_view *, size_t,
 		    struct agg_state *, msgpack_packer *);
 int		 agg_unpack_state(const struct agg_view *, size_t,
 		    struct agg_state *, struct msg_reader *, char **);
+int		 agg_unpack_state_in(const struct agg_view *, size_t,
+		    struct arena *, struct agg_state *, struct msg_reader *,
+		    char **);
 int		 agg_state_equal(const struct agg_view *, size_t,
 		    struct agg_state *, struct agg_state *);
 void		 agg_pack_row(const struct agg_view *, struct agg_row *,

@@ -37,8 +37,7 @@
 struct arena_block {
 	struct arena_block	*next;
 	size_t			 size;		/* bytes after the header */
-	uint64_t		 pad;		/* keeps data 16 bytes aligned */
-	uint8_t			 data[];
+	_Alignas(ARENA_ALIGN) uint8_t data[];
 };
 
 static pthread_mutex_t	 pool_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -128,7 +127,9 @@ void *
 arena_alloc(struct arena *a, size_t size)
 {
 	struct arena_block	*b;
+#ifndef ARENA_DEBUG
 	size_t			 need;
+#endif
 
 	if (a == NULL)
 		return (xmalloc(size));

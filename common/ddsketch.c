@@ -69,6 +69,13 @@
  * smallest subnormal), 34 limbs of 64 bits: every double is a multiple of
  * 2^-1074 below 2^1024, and 2^64 of them fit with a sign bit to spare.
  * dds_sum() rounds it to the nearest double once, when asked.
+ *
+ * Memory.  A sketch and its stores' arrays come from its arena (NULL: the
+ * heap), growth included; a merge grows the destination in its own.  The
+ * store functions that may grow take the sketch, for its arena and
+ * max_bins, so an add that does not grow costs nothing more.  Scratch of
+ * one call (the packing buffer, the copy for a merge into itself) is on
+ * the heap: an arena would hold it until reset.
  */
 
 #include <float.h>
@@ -79,6 +86,7 @@
 
 #include <msgpack.h>
 
+#include "arena.h"
 #include "ddsketch.h"
 #include "msg.h"
 #include "xmalloc.h"
@@ -122,6 +130,7 @@ struct dds_store {
 };
 
 struct ddsketch {
+	struct arena	*a;		/* where it lives; NULL: the heap */
 	double		 alpha;
 	double		 lngamma;	/* log(gamma) */
 	int		 max_bins;
@@ -422,10 +431,10 @@ store_init(struct dds_store *s)
 }
 
 static void
-store_free(struct dds_store *s)
+store_free(struct arena *a, struct dds_store *s)
 {
-	free(s->bins);
-	free(s->counts);
+	arena_free(a, s->bins);
+	arena_free(a, s->counts);
 }
 
 /* The first sparse bin whose bucket is >= i, or nbins. */
@@ -446,13 +455,14 @@ store_find(const struct dds_store *s, int64_t i)
 
 /* Make room for a sparse bin at k; the caller checked STORE_SPARSE_MAX. */
 static void
-store_insert(struct dds_store *s, size_t k, int64_t i)
+store_insert(struct arena *a, struct dds_store *s, size_t k, int64_t i)
 {
 	size_t	cap;
 
 	if (s->nbins == s->bincap) {
 		cap = s->bincap == 0 ? STORE_SPARSE_MIN : s->bincap * 2;
-		s->bins = xreallocarray(s->bins, cap, sizeof(*s->bins));
+		s->bins = arena_reallocarray(a, s->bins, s->bincap, cap,
+		    sizeof(*s->bins));
 		s->bincap = cap;
 	}
 	memmove(s->bins + k + 1, s->bins + k,
@@ -468,11 +478,13 @@ store_insert(struct dds_store *s, size_t k, int64_t i)
  * STORE_SPARSE_MAX; the caller then turns the store dense.
  */
 static int
-store_sparse_add(struct dds_store *s, int64_t i, uint64_t n, int m)
+store_sparse_add(const struct ddsketch *d, struct dds_store *s, int64_t i,
+    uint64_t n)
 {
 	int64_t		floor;
 	uint64_t	folded = 0;
 	size_t		f, k;
+	int		m = d->max_bins;
 
 	floor = (s->total == 0 || i > s->hi ? i : s->hi) - m + 1;
 	if (s->total > 0 && s->lo < floor) {
@@ -481,7 +493,7 @@ store_sparse_add(struct dds_store *s, int64_t i, uint64_t n, int m)
 		s->nbins -= f;
 		memmove(s->bins, s->bins + f, s->nbins * sizeof(*s->bins));
 		if (s->nbins == 0 || s->bins[0].idx != floor)
-			store_insert(s, 0, floor);	/* f >= 1 freed one */
+			store_insert(d->a, s, 0, floor); /* f >= 1 freed one */
 		s->bins[0].n += folded;
 		s->lo = floor;
 		s->hi = s->bins[s->nbins - 1].idx;
@@ -492,7 +504,7 @@ store_sparse_add(struct dds_store *s, int64_t i, uint64_t n, int m)
 	if (k == s->nbins || s->bins[k].idx != i) {
 		if (s->nbins == STORE_SPARSE_MAX)
 			return (-1);
-		store_insert(s, k, i);
+		store_insert(d->a, s, k, i);
 	}
 	s->bins[k].n += n;
 	s->total += n;
@@ -502,16 +514,18 @@ store_sparse_add(struct dds_store *s, int64_t i, uint64_t n, int m)
 }
 
 /*
- * Make the array cover buckets lo..hi (at most m wide), keeping the counts
- * of the old range that overlap it; the caller has already folded the
- * rest.  dir says where to leave room: 1 above, -1 below, 0 both sides.
+ * Make the array cover buckets lo..hi (at most max_bins wide), keeping the
+ * counts of the old range that overlap it; the caller has already folded
+ * the rest.  dir says where to leave room: 1 above, -1 below, 0 both sides.
  */
 static void
-store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
+store_reserve(const struct ddsketch *d, struct dds_store *s, int64_t lo,
+    int64_t hi, int dir)
 {
 	uint64_t	*counts;
 	size_t		 width, cap;
 	int64_t		 offset, from, to;
+	int		 m = d->max_bins;
 
 	if (s->counts != NULL && lo >= s->offset &&
 	    hi < s->offset + (int64_t)s->cap)
@@ -528,7 +542,7 @@ store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
 		offset = hi - (int64_t)cap + 1;
 	else
 		offset = lo - (int64_t)(cap - width) / 2;
-	counts = xcalloc(cap, sizeof(*counts));
+	counts = arena_calloc(d->a, cap, sizeof(*counts));
 	if (s->counts != NULL && s->total > 0) {
 		from = s->lo > lo ? s->lo : lo;
 		to = s->hi < hi ? s->hi : hi;
@@ -537,7 +551,7 @@ store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
 			    s->counts + (from - s->offset),
 			    (size_t)(to - from + 1) * sizeof(*counts));
 	}
-	free(s->counts);
+	arena_free(d->a, s->counts);
 	s->counts = counts;
 	s->cap = cap;
 	s->offset = offset;
@@ -545,36 +559,38 @@ store_reserve(struct dds_store *s, int64_t lo, int64_t hi, int m, int dir)
 
 /* Turn a sparse store dense, same contents. */
 static void
-store_densify(struct dds_store *s, int m)
+store_densify(const struct ddsketch *d, struct dds_store *s)
 {
 	size_t	k;
 
-	store_reserve(s, s->lo, s->hi, m, 0);
+	store_reserve(d, s, s->lo, s->hi, 0);
 	for (k = 0; k < s->nbins; k++)
 		s->counts[s->bins[k].idx - s->offset] = s->bins[k].n;
-	free(s->bins);
+	arena_free(d->a, s->bins);
 	s->bins = NULL;
 	s->nbins = s->bincap = 0;
 }
 
 /*
- * Count n values in bucket i, keeping the store within m buckets: i goes
- * to max(i, H - m + 1), H the highest bucket, and when H rises the buckets
- * that fall below H - m + 1 fold into it.
+ * Count n values in bucket i of a store of d, keeping it within
+ * m = max_bins buckets: i goes to max(i, H - m + 1), H the highest bucket,
+ * and when H rises the buckets that fall below H - m + 1 fold into it.
  */
 static void
-store_add(struct dds_store *s, int64_t i, uint64_t n, int m)
+store_add(const struct ddsketch *d, struct dds_store *s, int64_t i,
+    uint64_t n)
 {
 	int64_t		floor, newlo, top, j;
 	uint64_t	folded = 0;
+	int		m = d->max_bins;
 
 	if (s->counts == NULL) {
-		if (store_sparse_add(s, i, n, m) == 0)
+		if (store_sparse_add(d, s, i, n) == 0)
 			return;
-		store_densify(s, m);
+		store_densify(d, s);
 	}
 	if (s->total == 0) {
-		store_reserve(s, i, i, m, 0);
+		store_reserve(d, s, i, i, 0);
 		s->counts[i - s->offset] = n;
 		s->lo = s->hi = i;
 	} else if (i > s->hi) {
@@ -588,14 +604,14 @@ store_add(struct dds_store *s, int64_t i, uint64_t n, int m)
 			}
 			newlo = floor;
 		}
-		store_reserve(s, newlo, i, m, 1);
+		store_reserve(d, s, newlo, i, 1);
 		s->counts[i - s->offset] += n;
 		s->counts[newlo - s->offset] += folded;
 		s->lo = newlo;
 		s->hi = i;
 	} else if (i < s->lo) {
 		j = i > s->hi - m + 1 ? i : s->hi - m + 1;
-		store_reserve(s, j, s->hi, m, -1);
+		store_reserve(d, s, j, s->hi, -1);
 		s->counts[j - s->offset] += n;
 		s->lo = j;
 	} else
@@ -617,9 +633,13 @@ store_get(const struct dds_store *s, int64_t i)
 	return (k < s->nbins && s->bins[k].idx == i ? s->bins[k].n : 0);
 }
 
-/* Fold o into s, highest bucket first so that H is settled at once. */
+/*
+ * Fold o into s, a store of d, highest bucket first so that H is settled
+ * at once.
+ */
 static void
-store_merge(struct dds_store *s, const struct dds_store *o, int m)
+store_merge(const struct ddsketch *d, struct dds_store *s,
+    const struct dds_store *o)
 {
 	int64_t	j;
 	size_t	k;
@@ -628,12 +648,12 @@ store_merge(struct dds_store *s, const struct dds_store *o, int m)
 		return;
 	if (o->counts == NULL) {
 		for (k = o->nbins; k > 0; k--)
-			store_add(s, o->bins[k - 1].idx, o->bins[k - 1].n, m);
+			store_add(d, s, o->bins[k - 1].idx, o->bins[k - 1].n);
 		return;
 	}
 	for (j = o->hi; j >= o->lo; j--)
 		if (o->counts[j - o->offset] != 0)
-			store_add(s, j, o->counts[j - o->offset], m);
+			store_add(d, s, j, o->counts[j - o->offset]);
 }
 
 /*
@@ -683,16 +703,18 @@ store_equal(const struct dds_store *a, const struct dds_store *b)
 	return (1);
 }
 
+/* Copy o into s, with arrays from a. */
 static void
-store_copy(struct dds_store *s, const struct dds_store *o)
+store_copy(struct arena *a, struct dds_store *s, const struct dds_store *o)
 {
 	*s = *o;
 	if (o->bins != NULL) {
-		s->bins = xreallocarray(NULL, o->bincap, sizeof(*s->bins));
+		s->bins = arena_reallocarray(a, NULL, 0, o->bincap,
+		    sizeof(*s->bins));
 		memcpy(s->bins, o->bins, o->nbins * sizeof(*s->bins));
 	}
 	if (o->counts != NULL) {
-		s->counts = xcalloc(o->cap, sizeof(*s->counts));
+		s->counts = arena_calloc(a, o->cap, sizeof(*s->counts));
 		memcpy(s->counts, o->counts, o->cap * sizeof(*s->counts));
 	}
 }
@@ -833,13 +855,13 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 	s->lo = offset;
 	s->hi = offset + (int64_t)width - 1;
 	if (nonzero > STORE_SPARSE_MAX)
-		store_reserve(s, s->lo, s->hi, d->max_bins, 0);
+		store_reserve(d, s, s->lo, s->hi, 0);
 	for (p = b, j = offset; p < end; j++) {
 		varint_get(&p, end, &v);
 		if (s->counts != NULL)
 			s->counts[j - s->offset] = v;
 		else if (v != 0) {
-			store_insert(s, s->nbins, j);
+			store_insert(d->a, s, s->nbins, j);
 			s->bins[s->nbins - 1].n = v;
 		}
 	}
@@ -851,16 +873,20 @@ bad:
 	return (-1);
 }
 
-/* An empty sketch; NULL if alpha or max_bins is out of range. */
+/*
+ * An empty sketch in arena a (NULL: the heap); NULL if alpha or max_bins
+ * is out of range.
+ */
 struct ddsketch *
-dds_new(double alpha, int max_bins)
+dds_new_in(struct arena *a, double alpha, int max_bins)
 {
 	struct ddsketch	*d;
 
 	if (!(alpha >= DDS_ALPHA_MIN && alpha < DDS_ALPHA_MAX) ||
 	    max_bins < 1 || max_bins > DDS_MAX_BINS_MAX)
 		return (NULL);
-	d = xcalloc(1, sizeof(*d));
+	d = arena_calloc(a, 1, sizeof(*d));
+	d->a = a;
 	d->alpha = alpha;
 	d->lngamma = log1p(2 * alpha / (1 - alpha));
 	d->max_bins = max_bins;
@@ -871,26 +897,41 @@ dds_new(double alpha, int max_bins)
 	return (d);
 }
 
+struct ddsketch *
+dds_new(double alpha, int max_bins)
+{
+	return (dds_new_in(NULL, alpha, max_bins));
+}
+
+/* Free a heap sketch; one in an arena waits for arena_reset. */
 void
 dds_free(struct ddsketch *d)
 {
 	if (d == NULL)
 		return;
-	store_free(&d->pos);
-	store_free(&d->neg);
-	free(d);
+	store_free(d->a, &d->pos);
+	store_free(d->a, &d->neg);
+	arena_free(d->a, d);
+}
+
+/* A copy in arena a (NULL: the heap), sharing nothing with o. */
+struct ddsketch *
+dds_copy_in(struct arena *a, const struct ddsketch *o)
+{
+	struct ddsketch	*d;
+
+	d = arena_alloc(a, sizeof(*d));
+	*d = *o;
+	d->a = a;
+	store_copy(a, &d->pos, &o->pos);
+	store_copy(a, &d->neg, &o->neg);
+	return (d);
 }
 
 struct ddsketch *
 dds_copy(const struct ddsketch *o)
 {
-	struct ddsketch	*d;
-
-	d = xmalloc(sizeof(*d));
-	*d = *o;
-	store_copy(&d->pos, &o->pos);
-	store_copy(&d->neg, &o->neg);
-	return (d);
+	return (dds_copy_in(NULL, o));
 }
 
 /* Add one value; NaN and infinities are ignored (callers validate). */
@@ -903,9 +944,9 @@ dds_add(struct ddsketch *d, double x)
 		x = 0.0;		/* -0.0 too: one canonical zero */
 		d->zero++;
 	} else if (x > 0)
-		store_add(&d->pos, dds_index(d, x), 1, d->max_bins);
+		store_add(d, &d->pos, dds_index(d, x), 1);
 	else
-		store_add(&d->neg, dds_index(d, -x), 1, d->max_bins);
+		store_add(d, &d->neg, dds_index(d, -x), 1);
 	d->count++;
 	sum_add_double(&d->sum, x);
 	if (x < d->min)
@@ -946,8 +987,8 @@ dds_merge(struct ddsketch *d, const struct ddsketch *o, char **cause)
 		dds_free(tmp);
 		return (rc);
 	}
-	store_merge(&d->pos, &o->pos, d->max_bins);
-	store_merge(&d->neg, &o->neg, d->max_bins);
+	store_merge(d, &d->pos, &o->pos);
+	store_merge(d, &d->neg, &o->neg);
 	d->zero += o->zero;
 	d->count += o->count;
 	sum_add_sum(&d->sum, &o->sum);
@@ -1110,12 +1151,14 @@ dds_check(const struct ddsketch *d, char **cause)
 }
 
 /*
- * Read a sketch packed by dds_pack(), refusing anything malformed or
- * inconsistent with a cause naming the field.  Allocates at most two
- * stores of max_bins buckets, after their contents were checked.
+ * Read a sketch packed by dds_pack() into arena a (NULL: the heap),
+ * refusing anything malformed or inconsistent with a cause naming the
+ * field.  Allocates at most two stores of max_bins buckets, after their
+ * contents were checked; on failure, what was allocated in a stays there
+ * until reset.
  */
 struct ddsketch *
-dds_unpack(struct msg_reader *r, char **cause)
+dds_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 {
 	struct ddsketch	*d = NULL;
 	const char	*field;
@@ -1159,7 +1202,7 @@ dds_unpack(struct msg_reader *r, char **cause)
 	field = "count";
 	if (msg_get_uint(r, &count) == -1)
 		goto bad;
-	d = dds_new(alpha, (int)maxbins);
+	d = dds_new_in(a, alpha, (int)maxbins);
 	d->zero = zero;
 	d->count = count;
 	if (sum_unpack(r, &d->sum, cause) == -1)
@@ -1191,6 +1234,12 @@ bad:
 fail:
 	dds_free(d);
 	return (NULL);
+}
+
+struct ddsketch *
+dds_unpack(struct msg_reader *r, char **cause)
+{
+	return (dds_unpack_in(NULL, r, cause));
 }
 
 /* Memory held, for accounting against configured limits. */

@@ -35,6 +35,10 @@
  *		|x| in (gamma^(i-1), gamma^i]); the first and last are non-zero,
  *		and an empty store is [0, ""].  The negative store is indexed
  *		by |x|.
+ *
+ * The _in functions put the sketch and everything it later grows into an
+ * arena (arena.h), NULL meaning the heap as the plain ones do; dds_free()
+ * of an arena sketch releases nothing, arena_reset() does.
  */
 
 #ifndef LAMINA_DDSKETCH_H
@@ -52,12 +56,15 @@
 #define DDS_DEFAULT_ALPHA	0.01
 #define DDS_DEFAULT_MAX_BINS	4096	/* 35.5 decades per sign at 0.01 */
 
+struct arena;
 struct ddsketch;
 struct msg_reader;
 
 struct ddsketch *dds_new(double, int);
+struct ddsketch *dds_new_in(struct arena *, double, int);
 void	 dds_free(struct ddsketch *);
 struct ddsketch *dds_copy(const struct ddsketch *);
+struct ddsketch *dds_copy_in(struct arena *, const struct ddsketch *);
 void	 dds_add(struct ddsketch *, double);
 int	 dds_merge(struct ddsketch *, const struct ddsketch *, char **);
 double	 dds_quantile(const struct ddsketch *, double);
@@ -70,6 +77,7 @@ int	 dds_max_bins(const struct ddsketch *);
 int	 dds_equal(const struct ddsketch *, const struct ddsketch *);
 void	 dds_pack(const struct ddsketch *, msgpack_packer *);
 struct ddsketch *dds_unpack(struct msg_reader *, char **);
+struct ddsketch *dds_unpack_in(struct arena *, struct msg_reader *, char **);
 size_t	 dds_bytes(const struct ddsketch *);
 
 #endif

@@ -81,6 +81,14 @@
  *	4k..4k+3 fill bytes 3k..3k+2 as r0 | r1 << 6 | r2 << 12 | r3 << 18.
  * Equal states give identical bytes; hll_unpack accepts only that canonical
  * form, checking every field before it allocates (at most m bytes).
+ *
+ * Memory.  A sketch, its registers, list and buffer all come from its arena
+ * (NULL: the heap), growth included, and a merge grows the destination in
+ * the destination's.  Scratch that does not outlive a call (the sort
+ * buffer, settled copies, pack output) is on the heap instead: an arena
+ * would hold it until reset, and the observers, which make settled copies,
+ * take a const sketch that readers may share, so they must not allocate
+ * from its arena.
  */
 
 #include <math.h>
@@ -90,6 +98,7 @@
 
 #include <msgpack.h>
 
+#include "arena.h"
 #include "hash.h"
 #include "hll.h"
 #include "log.h"
@@ -107,6 +116,7 @@
 #define HLL_DENSE_BYTES(p)	(HLL_M(p) / 4 * 3)
 
 struct hll {
+	struct arena	*a;		/* where it lives; NULL: the heap */
 	int		 p;
 	int		 sparse;	/* list/buf in use, else regs */
 	uint8_t		*regs;		/* dense: m registers */
@@ -164,29 +174,40 @@ hll_decode(int p, uint32_t e, uint32_t *idx, uint8_t *rank)
 	}
 }
 
-/* Create an empty sketch with precision p; p out of range is our bug. */
+/*
+ * Create an empty sketch with precision p in arena a (NULL: the heap); p
+ * out of range is our bug.
+ */
 struct hll *
-hll_new(int p)
+hll_new_in(struct arena *a, int p)
 {
 	struct hll	*h;
 
 	if (p < HLL_P_MIN || p > HLL_P_MAX)
 		fatalx("hll_new: precision %d out of range", p);
-	h = xcalloc(1, sizeof(*h));
+	h = arena_calloc(a, 1, sizeof(*h));
+	h->a = a;
 	h->p = p;
 	h->sparse = 1;
 	return (h);
 }
 
+struct hll *
+hll_new(int p)
+{
+	return (hll_new_in(NULL, p));
+}
+
+/* Free a heap sketch; one in an arena waits for arena_reset. */
 void
 hll_free(struct hll *h)
 {
 	if (h == NULL)
 		return;
-	free(h->regs);
-	free(h->list);
-	free(h->buf);
-	free(h);
+	arena_free(h->a, h->regs);
+	arena_free(h->a, h->list);
+	arena_free(h->a, h->buf);
+	arena_free(h->a, h);
 }
 
 /* Switch a sparse sketch to registers; its buffer must be empty. */
@@ -197,41 +218,45 @@ hll_to_dense(struct hll *h)
 	uint8_t		rank;
 	size_t		i;
 
-	h->regs = xcalloc(HLL_M(h->p), 1);
+	h->regs = arena_calloc(h->a, HLL_M(h->p), 1);
 	for (i = 0; i < h->nlist; i++) {
 		hll_decode(h->p, h->list[i], &idx, &rank);
 		if (rank > h->regs[idx])
 			h->regs[idx] = rank;
 	}
-	free(h->list);
-	free(h->buf);
+	arena_free(h->a, h->list);
+	arena_free(h->a, h->buf);
 	h->list = h->buf = NULL;
 	h->nlist = h->listcap = h->nbuf = h->bufcap = 0;
 	h->sparse = 0;
 }
 
 /*
- * Merge two ascending runs of entries into out, keeping the largest entry
- * of each idx'; b may repeat an idx', a may not.  Returns the count.
+ * Merge two ascending runs of entries, keeping the largest entry of each
+ * idx': the na at the front of v, which has room for cap >= na + nb, and
+ * the nb of b; b may repeat an idx', v may not.  The merge runs from the
+ * top down and writes from the end of v, so a write never reaches an
+ * unread entry of v (the write position stays at or above the count of
+ * entries still to read).  Returns where the result starts; it ends at
+ * cap.
  */
 static size_t
-hll_union(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
-    uint32_t *out)
+hll_union_down(uint32_t *v, size_t na, const uint32_t *b, size_t nb,
+    size_t cap)
 {
-	size_t		i = 0, j = 0, n = 0;
-	uint32_t	v;
+	size_t		i = na, j = nb, w = cap;
+	uint32_t	x;
 
-	while (i < na || j < nb) {
-		if (j == nb || (i < na && a[i] <= b[j]))
-			v = a[i++];
+	while (i > 0 || j > 0) {
+		if (j == 0 || (i > 0 && v[i - 1] >= b[j - 1]))
+			x = v[--i];
 		else
-			v = b[j++];
-		if (n > 0 && out[n - 1] >> 6 == v >> 6)
-			out[n - 1] = v;		/* ascending: v is larger */
-		else
-			out[n++] = v;
+			x = b[--j];
+		/* Descending: the first entry of an idx' is its largest. */
+		if (w == cap || v[w] >> 6 != x >> 6)
+			v[--w] = x;
 	}
-	return (n);
+	return (w);
 }
 
 /* Sort n entries: LSD radix sort, 8 bits a pass. */
@@ -265,24 +290,29 @@ hll_sort(uint32_t *v, size_t n)
 
 /*
  * Union the sorted entries in add (which may repeat an idx') into the
- * list, then apply the canonical rule: over the limit means dense.
+ * list, then apply the canonical rule: over the limit means dense.  The
+ * list is resized, not replaced, so that in an arena it can grow in place
+ * and otherwise leaves one dead copy rather than one per flush.
  */
 static void
 hll_union_list(struct hll *h, const uint32_t *add, size_t nadd)
 {
-	uint32_t	*out;
+	size_t	cap, w;
 
 	if (nadd == 0)
 		return;
-	out = xreallocarray(NULL, h->nlist + nadd, sizeof(*out));
-	h->nlist = hll_union(h->list, h->nlist, add, nadd, out);
-	free(h->list);
-	h->list = out;
-	h->listcap = h->nlist + nadd;
+	cap = h->nlist + nadd;
+	h->list = arena_reallocarray(h->a, h->list, h->listcap, cap,
+	    sizeof(*h->list));
+	h->listcap = cap;
+	w = hll_union_down(h->list, h->nlist, add, nadd, cap);
+	h->nlist = cap - w;
+	memmove(h->list, h->list + w, h->nlist * sizeof(*h->list));
 	if (h->nlist > HLL_SPARSE_MAX(h->p))
 		hll_to_dense(h);
 	else if (h->listcap > h->nlist + h->nlist / 4 + 8) {
-		h->list = xreallocarray(h->list, h->nlist, sizeof(*h->list));
+		h->list = arena_reallocarray(h->a, h->list, h->listcap,
+		    h->nlist, sizeof(*h->list));
 		h->listcap = h->nlist;
 	}
 }
@@ -330,7 +360,7 @@ hll_add_hash(struct hll *h, uint64_t x)
 {
 	uint32_t	idx, e;
 	uint8_t		rank;
-	size_t		limit;
+	size_t		limit, cap;
 
 	if (h->sparse) {
 		e = hll_encode(h->p, x);
@@ -341,11 +371,12 @@ hll_add_hash(struct hll *h, uint64_t x)
 			if (limit < HLL_BUF_MIN)
 				limit = HLL_BUF_MIN;
 			if (h->bufcap < limit) {
-				h->bufcap = h->bufcap == 0 ? 8 : h->bufcap * 2;
-				if (h->bufcap > limit)
-					h->bufcap = limit;
-				h->buf = xreallocarray(h->buf, h->bufcap,
-				    sizeof(*h->buf));
+				cap = h->bufcap == 0 ? 8 : h->bufcap * 2;
+				if (cap > limit)
+					cap = limit;
+				h->buf = arena_reallocarray(h->a, h->buf,
+				    h->bufcap, cap, sizeof(*h->buf));
+				h->bufcap = cap;
 			} else
 				hll_flush(h);
 		}
@@ -366,36 +397,44 @@ hll_add(struct hll *h, const void *buf, size_t len)
 	hll_add_hash(h, hash64(buf, len, 0));
 }
 
-/* A settled copy: buffer merged, so in canonical form. */
+/*
+ * A settled copy in arena a (NULL: the heap): buffer merged, so in
+ * canonical form.  h is not changed, and its arena not touched.
+ */
 struct hll *
-hll_copy(const struct hll *h)
+hll_copy_in(struct arena *a, const struct hll *h)
 {
 	struct hll	*c;
+	uint32_t	*tmp;
 
-	c = hll_new(h->p);
+	c = hll_new_in(a, h->p);
 	if (!h->sparse) {
 		c->sparse = 0;
-		c->regs = xmalloc(HLL_M(h->p));
+		c->regs = arena_alloc(a, HLL_M(h->p));
 		memcpy(c->regs, h->regs, HLL_M(h->p));
 		return (c);
 	}
 	if (h->nlist > 0) {
-		c->list = xreallocarray(NULL, h->nlist, sizeof(*c->list));
+		c->list = arena_reallocarray(a, NULL, 0, h->nlist,
+		    sizeof(*c->list));
 		memcpy(c->list, h->list, h->nlist * sizeof(*c->list));
 		c->nlist = c->listcap = h->nlist;
 	}
 	if (h->nbuf > 0) {
-		c->buf = xreallocarray(NULL, h->nbuf, sizeof(*c->buf));
-		memcpy(c->buf, h->buf, h->nbuf * sizeof(*c->buf));
-		c->nbuf = c->bufcap = h->nbuf;
-		hll_flush(c);
-		if (c->sparse) {
-			free(c->buf);
-			c->buf = NULL;
-			c->bufcap = 0;
-		}
+		/* Sorted in scratch: the copy keeps no buffer. */
+		tmp = xreallocarray(NULL, h->nbuf, sizeof(*tmp));
+		memcpy(tmp, h->buf, h->nbuf * sizeof(*tmp));
+		hll_sort(tmp, h->nbuf);
+		hll_union_list(c, tmp, h->nbuf);
+		free(tmp);
 	}
 	return (c);
+}
+
+struct hll *
+hll_copy(const struct hll *h)
+{
+	return (hll_copy_in(NULL, h));
 }
 
 /*
@@ -715,7 +754,7 @@ hll_unpack_sparse(struct hll *h, const uint8_t *b, size_t len, char **cause)
 	}
 	if (n == 0)
 		return (0);
-	h->list = xreallocarray(NULL, n, sizeof(*h->list));
+	h->list = arena_reallocarray(h->a, NULL, 0, n, sizeof(*h->list));
 	h->listcap = n;
 	for (k = 0, pos = 0; k < n; k++) {
 		v = 0;
@@ -770,7 +809,7 @@ hll_unpack_dense(struct hll *h, const uint8_t *b, size_t len, char **cause)
 		return (-1);
 	}
 	h->sparse = 0;
-	h->regs = xmalloc(HLL_M(h->p));
+	h->regs = arena_alloc(h->a, HLL_M(h->p));
 	for (i = 0; i < HLL_M(h->p); i += 4) {
 		v = (uint32_t)b[i / 4 * 3] | (uint32_t)b[i / 4 * 3 + 1] << 8 |
 		    (uint32_t)b[i / 4 * 3 + 2] << 16;
@@ -789,11 +828,12 @@ hll_unpack_dense(struct hll *h, const uint8_t *b, size_t len, char **cause)
 }
 
 /*
- * Read a sketch written by hll_pack.  On bad input returns NULL with
- * *cause set; the reader is then somewhere inside the value.
+ * Read a sketch written by hll_pack into arena a (NULL: the heap).  On bad
+ * input returns NULL with *cause set; the reader is then somewhere inside
+ * the value, and what was allocated in a stays there until reset.
  */
 struct hll *
-hll_unpack(struct msg_reader *r, char **cause)
+hll_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 {
 	struct hll	*h;
 	const uint8_t	*b;
@@ -840,13 +880,19 @@ hll_unpack(struct msg_reader *r, char **cause)
 		xasprintf(cause, "hll: payload: %s", msg_error(r));
 		return (NULL);
 	}
-	h = hll_new((int)p);
+	h = hll_new_in(a, (int)p);
 	if ((sparse ? hll_unpack_sparse(h, b, len, cause) :
 	    hll_unpack_dense(h, b, len, cause)) == -1) {
 		hll_free(h);
 		return (NULL);
 	}
 	return (h);
+}
+
+struct hll *
+hll_unpack(struct msg_reader *r, char **cause)
+{
+	return (hll_unpack_in(NULL, r, cause));
 }
 
 /* Memory held by the sketch, for stats. */
@@ -1333,8 +1379,9 @@ hll_bias_curve(int p, size_t *n)
  * run it from the top of the tree:
  *
  *	cc -O2 -std=c11 -D_GNU_SOURCE -DHLL_BIAS_GENERATOR -Icommon \
- *	    $(pkg-config --cflags msgpack) -o hllgen common/hll.c \
- *	    common/hash.c common/msg.c common/xmalloc.c common/log.c -lm
+ *	    $(pkg-config --cflags msgpack) -pthread -o hllgen common/hll.c \
+ *	    common/arena.c common/hash.c common/msg.c common/xmalloc.c \
+ *	    common/log.c -lm
  *	for p in $(seq 4 18); do ./hllgen table $p; done
  *	./hllgen error 14 1000
  *

@@ -16,6 +16,10 @@
  * and tree shape, gives equal sketches (hll_equal) with byte-identical
  * hll_pack output.  Functions given a const sketch never change it, so
  * readers may share one; a writer needs it to itself.
+ *
+ * The _in functions put the sketch and everything it later grows into an
+ * arena (arena.h), NULL meaning the heap as the plain ones do; hll_free
+ * of an arena sketch releases nothing, arena_reset does.
  */
 
 #ifndef LAMINA_HLL_H
@@ -30,12 +34,15 @@
 #define HLL_P_MAX	18
 #define HLL_FORMAT	1	/* version of the hll_pack form */
 
+struct arena;
 struct hll;
 struct msg_reader;
 
 struct hll	*hll_new(int);
+struct hll	*hll_new_in(struct arena *, int);
 void		 hll_free(struct hll *);
 struct hll	*hll_copy(const struct hll *);
+struct hll	*hll_copy_in(struct arena *, const struct hll *);
 void		 hll_add_hash(struct hll *, uint64_t);
 void		 hll_add(struct hll *, const void *, size_t);
 int		 hll_merge(struct hll *, const struct hll *, char **);
@@ -44,6 +51,7 @@ uint64_t	 hll_count(const struct hll *);
 int		 hll_equal(const struct hll *, const struct hll *);
 void		 hll_pack(const struct hll *, msgpack_packer *);
 struct hll	*hll_unpack(struct msg_reader *, char **);
+struct hll	*hll_unpack_in(struct arena *, struct msg_reader *, char **);
 size_t		 hll_bytes(const struct hll *);
 int		 hll_precision(const struct hll *);
 int		 hll_is_sparse(const struct hll *);

@@ -104,6 +104,7 @@ struct master_reader *master_reader_open(const char *, const char *,
 		    uint64_t, char **);
 void		 master_reader_set_limit(struct master_reader *, uint64_t);
 void		 master_reader_sealed_only(struct master_reader *, int);
+void		 master_reader_lazy(struct master_reader *, int);
 int		 master_reader_next(struct master_reader *,
 		    struct master_record *, char **);
 uint64_t	 master_reader_position(const struct master_reader *);

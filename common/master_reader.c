@@ -43,6 +43,7 @@ struct master_reader {
 	uint64_t		 pos;		/* the next offset to return */
 	uint64_t		 limit;		/* stop before this offset */
 	int			 sealed_only;
+	int			 lazy;		/* fields not walked */
 
 	struct cat_entry	*cat;
 	size_t			 ncat;
@@ -95,6 +96,17 @@ void
 master_reader_sealed_only(struct master_reader *r, int on)
 {
 	r->sealed_only = on;
+}
+
+/*
+ * Do not walk the fields map of sealed records to find its end (see
+ * seg_record_decode_lazy): for a caller that decodes every map and checks
+ * it ends where the record does.
+ */
+void
+master_reader_lazy(struct master_reader *r, int on)
+{
+	r->lazy = on;
 }
 
 /* The offset the next record will have. */
@@ -324,8 +336,8 @@ reader_next_sealed(struct master_reader *r, struct seg_record *rec,
 
 	if (r->fileoff == r->maplen)
 		return (0);
-	switch (seg_record_decode(r->map + r->fileoff, r->maplen - r->fileoff,
-	    rec, &why)) {
+	switch ((r->lazy ? seg_record_decode_lazy : seg_record_decode)(
+	    r->map + r->fileoff, r->maplen - r->fileoff, rec, &why)) {
 	case SEG_OK:
 		break;
 	case SEG_BAD:

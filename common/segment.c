@@ -191,11 +191,23 @@ seg_record_encode(uint8_t *buf, uint64_t offset, int64_t event_ns,
  * record runs past len, SEG_BAD with *cause when the checksum or the
  * payload's structure is wrong.
  */
-enum seg_status
-seg_record_decode(const uint8_t *buf, size_t len, struct seg_record *rec,
-    const char **cause)
+static inline uint64_t
+seg_be64(const uint8_t *p)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return (v);
+}
+
+static enum seg_status
+seg_record_decode1(const uint8_t *buf, size_t len, struct seg_record *rec,
+    const char **cause, int lazy)
 {
 	struct msg_reader	 r;
+	const uint8_t		*p;
 	uint32_t		 plen, n;
 	uint64_t		 off;
 	int64_t			 t;
@@ -215,6 +227,20 @@ seg_record_decode(const uint8_t *buf, size_t len, struct seg_record *rec,
 	    plen)) {
 		*cause = "checksum mismatch";
 		return (SEG_BAD);
+	}
+	rec->size = REC_HEADER_SIZE + plen;
+	p = buf + REC_HEADER_SIZE;
+	/* As lamina writes it: [uint 64, int 64, int 64, fields]. */
+	if (lazy && plen > 28 && p[0] == 0x94 && p[1] == 0xcf &&
+	    p[10] == 0xd3 && p[19] == 0xd3 && (p[28] & 0xf0) == 0x80) {
+		rec->offset = seg_be64(p + 2);
+		rec->event_ns = (int64_t)seg_be64(p + 11);
+		rec->ingest_ns = (int64_t)seg_be64(p + 20);
+		rec->fields = p + 28;
+		rec->fields_len = plen - 28;
+		rec->meta = NULL;
+		rec->meta_len = 0;
+		return (SEG_OK);
 	}
 	msg_reader_init(&r, buf + REC_HEADER_SIZE, plen);
 	if (msg_get_array(&r, &n) == -1 || (n != 4 && n != 5) ||
@@ -249,9 +275,29 @@ seg_record_decode(const uint8_t *buf, size_t len, struct seg_record *rec,
 		*cause = "malformed record";
 		return (SEG_BAD);
 	}
-	rec->size = REC_HEADER_SIZE + plen;
 	return (SEG_OK);
 }
+
+enum seg_status
+seg_record_decode(const uint8_t *buf, size_t len, struct seg_record *rec,
+    const char **cause)
+{
+	return (seg_record_decode1(buf, len, rec, cause, 0));
+}
+
+/*
+ * The same, but a record as lamina writes it without a meta map has its
+ * fields map taken to run to the end of the payload, without walking it:
+ * the caller must check that the map ends exactly there (agg_decode does).
+ * The checksum is checked as always.
+ */
+enum seg_status
+seg_record_decode_lazy(const uint8_t *buf, size_t len, struct seg_record *rec,
+    const char **cause)
+{
+	return (seg_record_decode1(buf, len, rec, cause, 1));
+}
+
 
 /* Write the catalog header into buf[CAT_HEADER_SIZE]. */
 void

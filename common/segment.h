@@ -85,6 +85,8 @@ size_t	seg_record_encode(uint8_t *, uint64_t, int64_t, int64_t,
 	    const void *, size_t, const void *, size_t);
 enum seg_status seg_record_decode(const uint8_t *, size_t,
 	    struct seg_record *, const char **);
+enum seg_status seg_record_decode_lazy(const uint8_t *, size_t,
+	    struct seg_record *, const char **);
 
 int	seg_meta_uint(const uint8_t *, size_t, const char *, uint64_t *);
 

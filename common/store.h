@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
 #include <sqlite3.h>
 
 #define STORE_FILE		"views.db"
@@ -46,6 +47,7 @@
 struct agg_view;
 struct agg_row;
 struct agg_partial;
+struct arena;
 
 /* A row of lamina_views or lamina_builds. */
 struct store_view {
@@ -59,6 +61,21 @@ struct store_view {
 	uint64_t	 rows;
 	uint64_t	 events;
 	int64_t		 published_ns;
+};
+
+/* A metric's column value: SQLITE_INTEGER, SQLITE_FLOAT or SQLITE_NULL. */
+struct store_col {
+	int		 type;
+	int64_t		 i;
+	double		 f;
+};
+
+/* A row ready to write (store_prepare). */
+struct store_row {
+	struct agg_row	*row;
+	uint8_t		*state;		/* the packed states */
+	size_t		 statelen;
+	struct store_col *cols;		/* one per metric */
 };
 
 /* Prepared statements to upsert the rows of one view table. */
@@ -86,8 +103,13 @@ void		 store_view_clear(struct store_view *);
 struct store_writer *store_writer_new(sqlite3 *, const struct agg_view *,
 		    const char *, char **);
 void		 store_writer_free(struct store_writer *);
-int		 store_upsert(struct store_writer *, struct agg_row *,
-		    int, char **);
+int		 store_upsert(struct store_writer *, struct arena *,
+		    struct agg_row *, int, char **);
+void		 store_prepare(const struct agg_view *, struct arena *,
+		    struct agg_row *, struct store_row *, msgpack_sbuffer *);
+int		 store_write(struct store_writer *, struct arena *,
+		    struct store_row *, int, char **);
+int		 store_max_bucket(sqlite3 *, const char *, int64_t *, char **);
 int		 store_read_table(sqlite3 *, const struct agg_view *,
 		    const char *, struct agg_partial *, char **);
 

@@ -52,6 +52,15 @@
  * When A and B together list at most k items (hence at most k distinct
  * items were seen), no D is ever non-zero: counts are exact and the merge
  * equals adding both inputs to one sketch, in any order.
+ *
+ * Memory.  A sketch, its arrays and its items' bytes come from its arena
+ * (NULL: the heap); a merge puts the items it takes from the other side
+ * in the destination's.  An arena frees nothing until reset, so an add
+ * that evicts a counter writes the new item over the old one's bytes when
+ * they are long enough (they are allocated in multiples of 16, what an
+ * arena takes anyway): a full sketch seeing new items does not grow its
+ * arena by an item per add.  Scratch of one call (the merge's candidates,
+ * sorted views) is on the heap.
  */
 
 #include <stdint.h>
@@ -60,6 +69,7 @@
 
 #include <msgpack.h>
 
+#include "arena.h"
 #include "hash.h"
 #include "msg.h"
 #include "topk.h"
@@ -68,15 +78,17 @@
 #define TOPK_HASH_SEED	UINT64_C(0x746f706b)	/* "topk" */
 
 struct topk_entry {
-	uint8_t		*item;		/* at least one byte allocated */
+	uint8_t		*item;		/* cap bytes allocated */
 	size_t		 len;
 	uint64_t	 count;
 	uint64_t	 error;
 	uint64_t	 hash;
 	int		 heap;		/* position in the heap */
+	uint32_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart */
 };
 
 struct topk {
+	struct arena		*a;	/* where it lives; NULL: the heap */
 	int			 k;
 	int			 n;	/* counters in use */
 	uint64_t		 total;
@@ -243,20 +255,27 @@ topk_reindex(struct topk *t)
 		heap_down(t, i);
 }
 
+/* A copy of an item's bytes in a, with room for *cap (set here). */
 static uint8_t *
-item_dup(const void *item, size_t len)
+item_dup(struct arena *a, const void *item, size_t len, uint32_t *cap)
 {
 	uint8_t	*p;
+	size_t	 n;
 
-	p = xmalloc(len > 0 ? len : 1);
+	n = len == 0 ? 16 : (len + 15) & ~(size_t)15;
+	p = arena_alloc(a, n);
 	if (len > 0)
 		memcpy(p, item, len);
+	*cap = (uint32_t)n;
 	return (p);
 }
 
-/* An empty sketch of k counters; NULL if k is out of 1..TOPK_K_MAX. */
+/*
+ * An empty sketch of k counters in arena a (NULL: the heap); NULL if k is
+ * out of 1..TOPK_K_MAX.
+ */
 struct topk *
-topk_new(int k)
+topk_new_in(struct arena *a, int k)
 {
 	struct topk	*t;
 	size_t		 size = 4;
@@ -265,15 +284,23 @@ topk_new(int k)
 		return (NULL);
 	while (size < 2 * (size_t)k)
 		size *= 2;
-	t = xcalloc(1, sizeof(*t));
+	t = arena_calloc(a, 1, sizeof(*t));
+	t->a = a;
 	t->k = k;
-	t->e = xcalloc(k, sizeof(*t->e));
-	t->heap = xcalloc(k, sizeof(*t->heap));
-	t->table = xcalloc(size, sizeof(*t->table));
+	t->e = arena_calloc(a, k, sizeof(*t->e));
+	t->heap = arena_calloc(a, k, sizeof(*t->heap));
+	t->table = arena_calloc(a, size, sizeof(*t->table));
 	t->mask = size - 1;
 	return (t);
 }
 
+struct topk *
+topk_new(int k)
+{
+	return (topk_new_in(NULL, k));
+}
+
+/* Free a heap sketch; one in an arena waits for arena_reset. */
 void
 topk_free(struct topk *t)
 {
@@ -282,28 +309,36 @@ topk_free(struct topk *t)
 	if (t == NULL)
 		return;
 	for (i = 0; i < t->n; i++)
-		free(t->e[i].item);
-	free(t->e);
-	free(t->heap);
-	free(t->table);
-	free(t);
+		arena_free(t->a, t->e[i].item);
+	arena_free(t->a, t->e);
+	arena_free(t->a, t->heap);
+	arena_free(t->a, t->table);
+	arena_free(t->a, t);
+}
+
+/* A copy in arena a (NULL: the heap), sharing nothing with o. */
+struct topk *
+topk_copy_in(struct arena *a, const struct topk *o)
+{
+	struct topk	*t;
+	int		 i;
+
+	t = topk_new_in(a, o->k);
+	t->n = o->n;
+	t->total = o->total;
+	memcpy(t->e, o->e, o->n * sizeof(*t->e));
+	for (i = 0; i < o->n; i++)
+		t->e[i].item = item_dup(a, o->e[i].item, o->e[i].len,
+		    &t->e[i].cap);
+	memcpy(t->heap, o->heap, o->n * sizeof(*t->heap));
+	memcpy(t->table, o->table, (o->mask + 1) * sizeof(*t->table));
+	return (t);
 }
 
 struct topk *
 topk_copy(const struct topk *o)
 {
-	struct topk	*t;
-	int		 i;
-
-	t = topk_new(o->k);
-	t->n = o->n;
-	t->total = o->total;
-	memcpy(t->e, o->e, o->n * sizeof(*t->e));
-	for (i = 0; i < o->n; i++)
-		t->e[i].item = item_dup(o->e[i].item, o->e[i].len);
-	memcpy(t->heap, o->heap, o->n * sizeof(*t->heap));
-	memcpy(t->table, o->table, (o->mask + 1) * sizeof(*t->table));
-	return (t);
+	return (topk_copy_in(NULL, o));
 }
 
 /*
@@ -336,7 +371,7 @@ topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
 	if (t->n < t->k) {
 		c = t->n++;
 		e = &t->e[c];
-		e->item = item_dup(item, len);
+		e->item = item_dup(t->a, item, len, &e->cap);
 		e->len = len;
 		e->count = weight;
 		e->error = 0;
@@ -351,8 +386,11 @@ topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
 	e = &t->e[c];
 	m = e->count;
 	table_remove(t, c);
-	free(e->item);
-	e->item = item_dup(item, len);
+	if (len > e->cap) {
+		arena_free(t->a, e->item);
+		e->item = item_dup(t->a, item, len, &e->cap);
+	} else
+		memcpy(e->item, item, len);
 	e->len = len;
 	e->count = m + weight;
 	e->error = m;
@@ -422,10 +460,11 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 		if (cand[i].heap >= 0)
 			t->e[cand[i].heap].item = NULL;	/* taken */
 		else
-			cand[i].item = item_dup(cand[i].item, cand[i].len);
+			cand[i].item = item_dup(t->a, cand[i].item,
+			    cand[i].len, &cand[i].cap);
 	}
 	for (i = 0; i < t->n; i++)
-		free(t->e[i].item);
+		arena_free(t->a, t->e[i].item);
 	for (i = 0; i < keep; i++) {
 		e = &t->e[i];
 		*e = cand[i];
@@ -580,7 +619,7 @@ topk_unpack_item(struct msg_reader *r, struct topk *t, uint32_t c,
 		xasprintf(cause, "topk: item %u: duplicate", c);
 		return (-1);
 	}
-	e->item = item_dup(item, len);
+	e->item = item_dup(t->a, item, len, &e->cap);
 	e->len = len;
 	return (0);
 
@@ -590,11 +629,13 @@ bad:
 }
 
 /*
- * Read a sketch packed by topk_pack(), refusing anything malformed or
- * inconsistent (see (1) and (4) at the top of the file) with a cause.
+ * Read a sketch packed by topk_pack() into arena a (NULL: the heap),
+ * refusing anything malformed or inconsistent (see (1) and (4) at the top
+ * of the file) with a cause; on failure, what was allocated in a stays
+ * there until reset.
  */
 struct topk *
-topk_unpack(struct msg_reader *r, char **cause)
+topk_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 {
 	struct topk	*t = NULL;
 	const char	*field;
@@ -635,7 +676,7 @@ topk_unpack(struct msg_reader *r, char **cause)
 		    (unsigned long long)k);
 		return (NULL);
 	}
-	t = topk_new((int)k);
+	t = topk_new_in(a, (int)k);
 	t->total = total;
 	for (i = 0; i < n; i++) {
 		if (topk_unpack_item(r, t, i, cause) == -1)
@@ -679,6 +720,12 @@ fail:
 	return (NULL);
 }
 
+struct topk *
+topk_unpack(struct msg_reader *r, char **cause)
+{
+	return (topk_unpack_in(NULL, r, cause));
+}
+
 /* Memory held, for accounting against configured limits. */
 size_t
 topk_bytes(const struct topk *t)
@@ -689,6 +736,6 @@ topk_bytes(const struct topk *t)
 	n = sizeof(*t) + (size_t)t->k * (sizeof(*t->e) + sizeof(*t->heap)) +
 	    (t->mask + 1) * sizeof(*t->table);
 	for (i = 0; i < t->n; i++)
-		n += t->e[i].len;
+		n += t->e[i].cap;
 	return (n);
 }

@@ -29,6 +29,10 @@
  *
  * with the items in topk_list() order: count descending, then item bytes
  * ascending (shorter first on a common prefix).
+ *
+ * The _in functions put the sketch and everything it later grows into an
+ * arena (arena.h), NULL meaning the heap as the plain ones do; topk_free()
+ * of an arena sketch releases nothing, arena_reset() does.
  */
 
 #ifndef LAMINA_TOPK_H
@@ -51,12 +55,15 @@ struct topk_item {
 	uint64_t	 error;		/* count - error is a lower bound */
 };
 
+struct arena;
 struct topk;
 struct msg_reader;
 
 struct topk	*topk_new(int);
+struct topk	*topk_new_in(struct arena *, int);
 void		 topk_free(struct topk *);
 struct topk	*topk_copy(const struct topk *);
+struct topk	*topk_copy_in(struct arena *, const struct topk *);
 void		 topk_add(struct topk *, const void *, size_t, uint64_t);
 int		 topk_merge(struct topk *, const struct topk *, char **);
 uint64_t	 topk_total(const struct topk *);
@@ -67,6 +74,7 @@ uint64_t	 topk_error_bound(const struct topk *);
 int		 topk_equal(const struct topk *, const struct topk *);
 void		 topk_pack(const struct topk *, msgpack_packer *);
 struct topk	*topk_unpack(struct msg_reader *, char **);
+struct topk	*topk_unpack_in(struct arena *, struct msg_reader *, char **);
 size_t		 topk_bytes(const struct topk *);
 
 #endif

@@ -17,6 +17,12 @@
  * e + 1074 of the accumulator; 68 digits of 32 bits cover every position
  * plus room for carries.  Digits are kept in int64 words so additions need
  * no carry propagation until 2^29 of them have accumulated.
+ *
+ * The digits come from the sum's arena (NULL: the heap).  An arena frees
+ * nothing until reset, so the array is replaced only when the window
+ * outgrows it; when the window merely moves (normalisation trims zero
+ * digits, later additions widen it again) the digits move within it.  The
+ * copy a merge normalises is scratch, on the heap.
  */
 
 #include <math.h>
@@ -26,6 +32,7 @@
 
 #include <msgpack.h>
 
+#include "arena.h"
 #include "log.h"
 #include "msg.h"
 #include "xmalloc.h"
@@ -35,24 +42,40 @@
 #define XSUM_RENORM	(1u << 29)	/* additions between carries */
 #define DIGIT		((int64_t)1 << 32)
 
+/* An empty sum on the heap. */
 void
 xsum_init(struct xsum *x)
 {
 	memset(x, 0, sizeof(*x));
 }
 
+/* An empty sum whose digits will come from a (NULL: the heap). */
+void
+xsum_init_in(struct xsum *x, struct arena *a)
+{
+	memset(x, 0, sizeof(*x));
+	x->a = a;
+}
+
+/* Free the digits (in an arena, they wait for reset); keeps the arena. */
 void
 xsum_clear(struct xsum *x)
 {
-	free(x->w);
-	xsum_init(x);
+	struct arena	*a = x->a;
+
+	arena_free(a, x->w);
+	xsum_init_in(x, a);
 }
 
-/* Make digits [d, d + k) part of the window. */
+/*
+ * Make digits [d, d + k) part of the window: a new array (two digits to
+ * spare) if it no longer fits, else the digits shift up within the array
+ * by however far lo moves down.
+ */
 static void
 xsum_cover(struct xsum *x, int32_t d, int k)
 {
-	int32_t	 lo, hi;
+	int32_t	 lo, hi, shift;
 	int64_t	*w;
 
 	if (x->n == 0) {
@@ -66,15 +89,21 @@ xsum_cover(struct xsum *x, int32_t d, int k)
 		return;
 	if (hi - lo > XSUM_DIGITS + 2)
 		fatalx("xsum: window of %d digits", hi - lo);
-	if ((uint32_t)(hi - lo) > x->cap || lo != x->lo || x->n == 0) {
-		w = xcalloc(hi - lo + 2, sizeof(*w));
+	shift = x->n == 0 ? 0 : x->lo - lo;
+	if ((uint32_t)(hi - lo) > x->cap) {
+		w = arena_calloc(x->a, hi - lo + 2, sizeof(*w));
 		if (x->n > 0)
-			memcpy(w + (x->lo - lo), x->w, x->n * sizeof(*w));
-		free(x->w);
+			memcpy(w + shift, x->w, x->n * sizeof(*w));
+		arena_free(x->a, x->w);
 		x->w = w;
 		x->cap = (uint16_t)(hi - lo + 2);
-	} else
-		memset(x->w + x->n, 0, (hi - lo - x->n) * sizeof(*x->w));
+	} else {
+		if (shift > 0)
+			memmove(x->w + shift, x->w, x->n * sizeof(*x->w));
+		memset(x->w, 0, shift * sizeof(*x->w));
+		memset(x->w + shift + x->n, 0,
+		    (hi - lo - shift - x->n) * sizeof(*x->w));
+	}
 	x->lo = lo;
 	x->n = (uint16_t)(hi - lo);
 }
@@ -190,17 +219,25 @@ xsum_merge(struct xsum *dst, const struct xsum *src)
 	xsum_clear(&s);
 }
 
+/*
+ * dst = src, in dst's arena (dst initialised or zeroed); dst's array is
+ * kept if src's digits fit in it.
+ */
 void
 xsum_copy(struct xsum *dst, const struct xsum *src)
 {
-	xsum_clear(dst);
-	if (src->n == 0)
+	if (dst == src)
 		return;
-	dst->w = xcalloc(src->n, sizeof(*dst->w));
-	memcpy(dst->w, src->w, src->n * sizeof(*dst->w));
+	if (src->n > dst->cap) {
+		xsum_clear(dst);
+		dst->w = arena_reallocarray(dst->a, NULL, 0, src->n,
+		    sizeof(*dst->w));
+		dst->cap = src->n;
+	}
+	if (src->n > 0)
+		memcpy(dst->w, src->w, src->n * sizeof(*dst->w));
 	dst->lo = src->lo;
 	dst->n = src->n;
-	dst->cap = src->n;
 	dst->adds = src->adds;
 }
 
@@ -296,14 +333,24 @@ xsum_pack(struct xsum *x, msgpack_packer *pk)
 		msgpack_pack_int64(pk, x->w[i]);
 }
 
-/* Read a serialized sum; refuse anything not in the canonical form. */
+/*
+ * Read a serialized sum into x (initialised or zeroed), its digits in
+ * arena a (NULL: the heap); refuse anything not in the canonical form.
+ */
 int
-xsum_unpack(struct xsum *x, struct msg_reader *r, char **cause)
+xsum_unpack_in(struct xsum *x, struct arena *a, struct msg_reader *r,
+    char **cause)
 {
 	uint32_t	n, i;
 	int64_t		lo, d;
 
-	xsum_clear(x);
+	if (x->a != a) {
+		xsum_clear(x);
+		x->a = a;
+	}
+	x->lo = 0;		/* empty; an array from a is reused */
+	x->n = 0;
+	x->adds = 0;
 	if (msg_get_array(r, &n) == -1 || n != 2 ||
 	    msg_get_int(r, &lo) == -1 || msg_get_array(r, &n) == -1) {
 		xasprintf(cause, "xsum: expected [lo, [digits]]");
@@ -331,4 +378,10 @@ xsum_unpack(struct xsum *x, struct msg_reader *r, char **cause)
 		x->w[i] = d;
 	}
 	return (0);
+}
+
+int
+xsum_unpack(struct xsum *x, struct msg_reader *r, char **cause)
+{
+	return (xsum_unpack_in(x, NULL, r, cause));
 }

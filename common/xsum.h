@@ -23,6 +23,13 @@
  * 68 digits a double can reach.  The canonical form (xsum_normalize) has
  * every digit but the top one in [0, 2^32), a signed top digit, and no
  * zero digit at either end, so equal sums serialize identically.
+ *
+ * The digits come from the arena a (arena.h), NULL meaning the heap: a
+ * zeroed struct, or one given to xsum_init, is an empty heap sum, and
+ * xsum_init_in makes an empty sum whose digits come from an arena.  The
+ * sum keeps its arena through xsum_clear and as the destination of
+ * xsum_copy and xsum_merge; xsum_unpack_in sets it.  Even the functions
+ * that read a sum may allocate from it: they normalise it first.
  */
 
 #ifndef LAMINA_XSUM_H
@@ -33,10 +40,12 @@
 
 #include <msgpack.h>
 
+struct arena;
 struct msg_reader;
 
 struct xsum {
 	int64_t		*w;		/* n digits, w[0] is digit lo */
+	struct arena	*a;		/* where w lives; NULL: the heap */
 	int32_t		 lo;
 	uint16_t	 n;
 	uint16_t	 cap;
@@ -44,6 +53,7 @@ struct xsum {
 };
 
 void	xsum_init(struct xsum *);
+void	xsum_init_in(struct xsum *, struct arena *);
 void	xsum_clear(struct xsum *);	/* frees; leaves an empty sum */
 void	xsum_add(struct xsum *, double);
 void	xsum_merge(struct xsum *, const struct xsum *);
@@ -53,5 +63,7 @@ double	xsum_value(struct xsum *);
 int	xsum_equal(struct xsum *, struct xsum *);
 void	xsum_pack(struct xsum *, msgpack_packer *);
 int	xsum_unpack(struct xsum *, struct msg_reader *, char **);
+int	xsum_unpack_in(struct xsum *, struct arena *, struct msg_reader *,
+	    char **);
 
 #endif

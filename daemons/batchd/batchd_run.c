@@ -13,13 +13,22 @@
  * its target: the published view if its fingerprint is the configured
  * one, else a rebuild beside it (new, or resumed from an earlier run).
  * Then, stream by stream, it folds the sealed segments past each target's
- * horizon, a chunk of segments at a time, reading each segment once for
- * all the views that need it, with the segments of a chunk shared among
- * batch.workers threads.  Each chunk ends with one SQLite transaction per
- * run that writes the rows and moves the horizons together, so a crash
- * leaves the last published state and the next run goes on from there;
- * no segment is folded twice.  A rebuild that has covered every sealed
- * segment is switched in, and the old table dropped, in one transaction.
+ * horizon as a pipeline of chunks (a few consecutive segments each):
+ * batch.workers fold threads each take the next chunk and fold it, reading
+ * each segment once for all the views that need it, into the chunk's own
+ * partials; the runner writes the chunks in order, each in one SQLite
+ * transaction that writes its rows and moves the horizons together, so a
+ * crash leaves the last published state and the next run goes on from
+ * there; no segment is folded twice.  A chunk's partials are small enough
+ * to stay in the caches while it is folded (event times mostly follow the
+ * log), and are released at once (their arena) when written.  A rebuild
+ * that has covered every sealed segment is switched in, and the old table
+ * dropped, in one transaction.
+ *
+ * Rows go to SQLite in key order; a row whose bucket is past the latest
+ * one in the table is inserted without looking for it first, so a rebuild
+ * writes almost only appends, and only rows of a bucket that straddles
+ * two chunks are read back and merged.
  */
 
 #include <sys/eventfd.h>
@@ -42,7 +51,8 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define CHUNK_SEGMENTS	16	/* segments per transaction */
+#define CHUNK_SEGMENTS	16		/* segments per chunk, at most */
+#define CHUNK_BYTES	(256ULL << 20)	/* a chunk ends past this size */
 
 struct run_view {
 	const struct conf_view	*cv;
@@ -54,13 +64,11 @@ struct run_view {
 	int			 has_build;
 	int			 to_build;	/* target: the rebuild */
 	struct store_view	*target;
-	int			 fresh;		/* target table empty */
+	int64_t			 maxb;		/* latest bucket in target */
 	uint64_t		 fold_from;	/* horizon when the stream began */
 	struct store_writer	*writer;	/* for this stream's chunks */
-	/* Two chunks in flight: one being folded, the one before written. */
-	struct agg_partial	*part[2];	/* the chunk's rows */
-	uint64_t		 chunk_segs[2];
-	uint64_t		 chunk_horizon[2];
+	struct agg_partial	**spare;	/* emptied partials, for reuse */
+	size_t			 nspare;
 	uint64_t		 lag;
 };
 
@@ -72,35 +80,39 @@ struct run {
 	struct batchd_runstat	 st;
 };
 
-/*
- * The write of a chunk, on its own thread while the next chunk is folded:
- * one at a time and in order, so the runner's connection has one user.
- */
-struct chunk_write {
-	struct run		*run;
-	struct run_view		**views;
-	size_t			 nviews;
-	int			 buf;		/* which of part[2] */
-	int			 busy;		/* thread started, not joined */
-	int			 rc;
+/* A chunk: consecutive segments, folded by one worker, written at once. */
+struct chunk {
+	size_t			 first, end;	/* catalog entries */
+	struct agg_partial	**parts;	/* per view; NULL: none */
+	struct store_row	**rows;		/* per view: sorted, prepared */
+	uint64_t		*segs;		/* per view: segments */
+	uint64_t		*horizon;	/* per view: horizon after */
+	uint64_t		 events;
+	int			 state;		/* CHUNK_* */
 	char			*error;
-	pthread_t		 thread;
 };
 
-/* A fold worker: some segments of a chunk, into its own partials. */
-struct fold_job {
+#define CHUNK_WAITING	0
+#define CHUNK_FOLDING	1
+#define CHUNK_FOLDED	2
+#define CHUNK_FAILED	3
+
+/* The chunks of one stream and the threads that fold them. */
+struct pipeline {
 	struct run		*run;
 	const char		*stream;
 	const struct conf_stream *cs;
 	struct run_view		**views;	/* of this stream */
 	size_t			 nviews;
-	const struct cat_entry	*segs;
-	size_t			 nsegs;
-	size_t			 worker, nworkers;
-	struct agg_partial	**parts;	/* one per view */
-	uint64_t		 events;
-	char			*error;
-	pthread_t		 thread;
+	const struct cat_entry	*cat;
+	struct chunk		*chunks;
+	size_t			 nchunks;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	size_t			 next;		/* the next chunk to fold */
+	size_t			 written;	/* chunks written */
+	size_t			 window;	/* folded, not written, at most */
+	int			 stop;
 };
 
 static sqlite3	*run_db;		/* the runner's connection */
@@ -131,9 +143,12 @@ batchd_open_store(struct batchd *d, char **cause)
 static void
 run_view_clear(struct run_view *rv)
 {
+	size_t	i;
+
 	store_writer_free(rv->writer);
-	agg_partial_free(rv->part[0]);
-	agg_partial_free(rv->part[1]);
+	for (i = 0; i < rv->nspare; i++)
+		agg_partial_free(rv->spare[i]);
+	free(rv->spare);
 	agg_view_free(rv->av);
 	store_view_clear(&rv->pub);
 	store_view_clear(&rv->build);
@@ -175,7 +190,6 @@ run_new_build(struct run *run, struct run_view *rv, char **cause)
 		return (-1);
 	}
 	rv->has_build = 1;
-	rv->fresh = 1;
 	log_info("view %s: rebuilding from the whole master dataset into %s",
 	    rv->cv->name, rv->build.tbl);
 	return (0);
@@ -264,161 +278,216 @@ run_plan(struct run *run, char **cause)
 			rv->to_build = 1;
 			rv->target = &rv->build;
 		}
-		rv->part[0] = agg_partial_new(rv->av);
-		rv->part[1] = agg_partial_new(rv->av);
 	}
 	return (0);
 }
 
-/* Fold the worker's share of the chunk's segments. */
-static void *
-run_fold_worker(void *arg)
+/*
+ * After a failed write, read rv's target back from the database: its
+ * horizon and counts in memory may be ahead of what was committed.
+ */
+static void
+run_reload_target(struct run *run, struct run_view *rv)
 {
-	struct fold_job		*job = arg;
-	struct master_reader	*r;
-	struct master_record	 rec;
-	struct agg_value	*vals;
-	size_t			 s, v;
+	struct store_view	 sv;
 	char			*cause = NULL;
 	int			 rc;
 
-	vals = xcalloc(job->cs->nfields + 1, sizeof(*vals));
-	for (s = job->worker; s < job->nsegs; s += job->nworkers) {
-		r = master_reader_open(job->run->d->conf->data_dir,
-		    job->stream, job->segs[s].first, &cause);
+	rc = store_get_view(run->db, rv->to_build ? "lamina_builds" :
+	    "lamina_views", rv->cv->name, &sv, &cause);
+	if (rc != 1) {
+		log_warnx("view %s: rereading its state: %s", rv->cv->name,
+		    rc == 0 ? "gone" : cause);
+		free(cause);
+		return;
+	}
+	store_view_clear(rv->target);
+	*rv->target = sv;
+}
+
+/* An empty partial for rv: a spare one, or a new one. */
+static struct agg_partial *
+pipe_partial(struct pipeline *pl, struct run_view *rv)
+{
+	struct agg_partial	*p = NULL;
+
+	pthread_mutex_lock(&pl->mu);
+	if (rv->nspare > 0)
+		p = rv->spare[--rv->nspare];
+	pthread_mutex_unlock(&pl->mu);
+	return (p != NULL ? p : agg_partial_new(rv->av));
+}
+
+/* Give chunk c's partials back, emptied, for later chunks. */
+static void
+pipe_release(struct pipeline *pl, struct chunk *c)
+{
+	struct run_view	*rv;
+	size_t		 v;
+
+	for (v = 0; v < pl->nviews; v++) {
+		free(c->rows[v]);
+		c->rows[v] = NULL;
+		if (c->parts[v] == NULL)
+			continue;
+		agg_partial_reset(c->parts[v]);
+		rv = pl->views[v];
+		pthread_mutex_lock(&pl->mu);
+		rv->spare = xreallocarray(rv->spare, rv->nspare + 1,
+		    sizeof(*rv->spare));
+		rv->spare[rv->nspare++] = c->parts[v];
+		pthread_mutex_unlock(&pl->mu);
+		c->parts[v] = NULL;
+	}
+}
+
+/* Fold the segments of chunk c into its partials; -1 with c->error. */
+static int
+pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
+    msgpack_sbuffer *sb)
+{
+	const struct cat_entry	*seg;
+	struct master_reader	*r;
+	struct master_record	 rec;
+	struct agg_partial	*fold[64], **fp;
+	size_t			 s, v, nfold;
+	char			*cause = NULL;
+	int			 rc;
+
+	for (v = 0; v < pl->nviews; v++)
+		if (c->segs[v] > 0)
+			c->parts[v] = pipe_partial(pl, pl->views[v]);
+	fp = pl->nviews <= 64 ? fold : xcalloc(pl->nviews, sizeof(*fp));
+	for (s = c->first; s < c->end && c->error == NULL; s++) {
+		seg = &pl->cat[s];
+		/* The views that need this segment. */
+		for (nfold = 0, v = 0; v < pl->nviews; v++)
+			if (pl->views[v]->fold_from <= seg->first)
+				fp[nfold++] = c->parts[v];
+		r = master_reader_open(pl->run->d->conf->data_dir, pl->stream,
+		    seg->first, &cause);
 		master_reader_sealed_only(r, 1);
-		master_reader_set_limit(r, job->segs[s].last + 1);
+		master_reader_lazy(r, 1);
+		master_reader_set_limit(r, seg->last + 1);
 		while ((rc = master_reader_next(r, &rec, &cause)) == 1) {
-			if (agg_decode(job->cs, vals, rec.fields,
+			if (agg_decode(pl->cs, vals, rec.fields,
 			    rec.fields_len, &cause) == -1) {
-				xasprintf(&job->error, "%s offset %" PRIu64
-				    ": %s", job->stream, rec.offset, cause);
+				xasprintf(&c->error, "%s offset %" PRIu64
+				    ": %s", pl->stream, rec.offset, cause);
 				free(cause);
-				rc = -2;
 				break;
 			}
-			job->events++;
-			for (v = 0; v < job->nviews; v++) {
-				if (job->views[v]->fold_from >
-				    job->segs[s].first)
-					continue;	/* already folded */
-				if (agg_fold_values(job->parts[v], rec.event_ns,
-				    vals, &cause) == -1) {
-					xasprintf(&job->error, "view %s: %s",
-					    job->views[v]->cv->name, cause);
+			c->events++;
+			for (v = 0; v < nfold; v++)
+				if (agg_fold_values(fp[v], rec.event_ns, vals,
+				    &cause) == -1) {
+					xasprintf(&c->error, "view %s: %s",
+					    agg_view_conf(agg_partial_view(
+					    fp[v]))->name, cause);
 					free(cause);
-					rc = -2;
 					break;
 				}
-			}
-			if (rc == -2)
+			if (c->error != NULL)
 				break;
 		}
 		if (rc == -1) {
-			job->error = cause;
+			c->error = cause;
 			cause = NULL;
 		} else if (rc == 0 && master_reader_position(r) !=
-		    job->segs[s].last + 1)
-			xasprintf(&job->error, "%s: segment %" PRIu64 " ended "
+		    seg->last + 1)
+			xasprintf(&c->error, "%s: segment %" PRIu64 " ended "
 			    "at offset %" PRIu64 ", the catalog says %" PRIu64,
-			    job->stream, job->segs[s].first,
-			    master_reader_position(r), job->segs[s].last + 1);
+			    pl->stream, seg->first, master_reader_position(r),
+			    seg->last + 1);
 		master_reader_free(r);
-		if (job->error != NULL)
-			break;
 	}
+	if (fp != fold)
+		free(fp);
+	if (c->error != NULL)
+		return (-1);
+	/* Sorted and packed here, so the writer only writes. */
+	for (v = 0; v < pl->nviews; v++) {
+		struct agg_row	**rows;
+		size_t		  i, n;
+
+		if (c->parts[v] == NULL)
+			continue;
+		n = agg_rows(c->parts[v]);
+		rows = agg_sorted_rows(c->parts[v]);
+		c->rows[v] = xcalloc(n + 1, sizeof(**c->rows));
+		for (i = 0; i < n; i++)
+			store_prepare(pl->views[v]->av,
+			    agg_partial_arena(c->parts[v]), rows[i],
+			    &c->rows[v][i], sb);
+		free(rows);
+	}
+	return (0);
+}
+
+/* A fold worker: take the next chunk, fold it, until none is left. */
+static void *
+pipe_worker(void *arg)
+{
+	struct pipeline		*pl = arg;
+	struct agg_value	*vals;
+	struct chunk		*c;
+	msgpack_sbuffer		 sb;
+	int			 rc;
+
+	vals = xcalloc(pl->cs->nfields + 1, sizeof(*vals));
+	msgpack_sbuffer_init(&sb);
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		/* Folded chunks wait for the writer: memory stays bounded. */
+		while (!pl->stop && pl->next < pl->nchunks &&
+		    pl->next >= pl->written + pl->window)
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		if (pl->stop || pl->next >= pl->nchunks)
+			break;
+		c = &pl->chunks[pl->next++];
+		c->state = CHUNK_FOLDING;
+		pthread_mutex_unlock(&pl->mu);
+		rc = pipe_fold(pl, c, vals, &sb);
+		pthread_mutex_lock(&pl->mu);
+		c->state = rc == 0 ? CHUNK_FOLDED : CHUNK_FAILED;
+		pthread_cond_broadcast(&pl->cv);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	msgpack_sbuffer_destroy(&sb);
 	free(vals);
 	return (NULL);
 }
 
-/*
- * Fold one chunk of segments of a stream into the views' partials, with
- * the configured number of workers.
- */
-static int
-run_fold_chunk(struct run *run, const char *stream,
-    const struct conf_stream *cs, struct run_view **views, size_t nviews,
-    int buf, const struct cat_entry *segs, size_t nsegs, char **cause)
-{
-	struct fold_job	*jobs;
-	size_t		 nw, w, v;
-	int		 rc = 0;
-
-	nw = (size_t)run->d->conf->batch_workers;
-	if (nw > nsegs)
-		nw = nsegs;
-	jobs = xcalloc(nw, sizeof(*jobs));
-	for (w = 0; w < nw; w++) {
-		jobs[w].run = run;
-		jobs[w].stream = stream;
-		jobs[w].cs = cs;
-		jobs[w].views = views;
-		jobs[w].nviews = nviews;
-		jobs[w].segs = segs;
-		jobs[w].nsegs = nsegs;
-		jobs[w].worker = w;
-		jobs[w].nworkers = nw;
-		jobs[w].parts = xcalloc(nviews, sizeof(*jobs[w].parts));
-		for (v = 0; v < nviews; v++)
-			jobs[w].parts[v] = w == 0 ? views[v]->part[buf] :
-			    agg_partial_new(views[v]->av);
-	}
-	for (w = 1; w < nw; w++)
-		if ((errno = pthread_create(&jobs[w].thread, NULL,
-		    run_fold_worker, &jobs[w])) != 0)
-			fatal("pthread_create");
-	run_fold_worker(&jobs[0]);
-	for (w = 1; w < nw; w++)
-		pthread_join(jobs[w].thread, NULL);
-	for (w = 0; w < nw; w++) {
-		if (jobs[w].error != NULL && rc == 0) {
-			*cause = jobs[w].error;
-			jobs[w].error = NULL;
-			rc = -1;
-		}
-		free(jobs[w].error);
-		run->st.events += jobs[w].events;
-		for (v = 0; v < nviews && w > 0; v++) {
-			if (rc == 0 && agg_merge_move(views[v]->part[buf],
-			    jobs[w].parts[v], cause) == -1)
-				rc = -1;
-			agg_partial_free(jobs[w].parts[v]);
-		}
-		free(jobs[w].parts);
-	}
-	free(jobs);
-	return (rc);
-}
-
 /* Write a view's chunk rows and its new horizon (inside a transaction). */
 static int
-run_write_view(struct run *run, struct run_view *rv, int buf, char **cause)
+pipe_write_view(struct pipeline *pl, struct chunk *c, size_t v, char **cause)
 {
-	struct agg_partial	*part = rv->part[buf];
-	struct agg_row		**rows;
-	size_t			 i, n = agg_rows(part);
-	int			 rc = 0, r;
+	struct run		*run = pl->run;
+	struct run_view		*rv = pl->views[v];
+	struct agg_partial	*part = c->parts[v];
+	struct store_row	*sr;
+	size_t			 i, n;
+	int64_t			 maxb = rv->maxb;
+	int			 r;
 
-	if (rv->chunk_segs[buf] == 0)
+	if (part == NULL)
 		return (0);
 	if (rv->writer == NULL && (rv->writer = store_writer_new(run->db,
 	    rv->av, rv->target->tbl, cause)) == NULL)
 		return (-1);
-	rows = agg_sorted_rows(part);
+	n = agg_rows(part);
 	for (i = 0; i < n; i++) {
-		if ((r = store_upsert(rv->writer, rows[i], rv->fresh,
-		    cause)) == -1) {
-			rc = -1;
-			break;
-		}
+		sr = &c->rows[v][i];
+		if ((r = store_write(rv->writer, agg_partial_arena(part), sr,
+		    sr->row->bucket > maxb, cause)) == -1)
+			return (-1);
 		rv->target->rows += r;
+		if (sr->row->bucket > rv->maxb)
+			rv->maxb = sr->row->bucket;
 	}
-	free(rows);
-	if (rc == -1)
-		return (-1);
 	run->st.rows += n;
-	rv->target->horizon = rv->chunk_horizon[buf];
-	rv->target->segments += rv->chunk_segs[buf];
+	rv->target->horizon = c->horizon[v];
+	rv->target->segments += c->segs[v];
 	rv->target->events += agg_events(part);
 	rv->target->published_ns = batchd_now();
 	return (store_put_view(run->db, rv->to_build ? "lamina_builds" :
@@ -426,52 +495,130 @@ run_write_view(struct run *run, struct run_view *rv, int buf, char **cause)
 }
 
 /*
- * Write a chunk: every view's rows and horizon in one transaction, then
- * empty its partials for the chunk after next.
+ * Write chunk c: every view's rows and horizon in one transaction.  On
+ * failure the views' state in memory is read back from the database.
  */
-static void *
-run_write_chunk(void *arg)
+static int
+pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 {
-	struct chunk_write	*cw = arg;
-	struct run		*run = cw->run;
-	struct run_view		*rv;
-	size_t			 v;
-	int			 rc;
+	struct run	*run = pl->run;
+	size_t		 v;
+	int		 rc;
 
-	if ((rc = store_begin(run->db, &cw->error)) == 0) {
-		for (v = 0; v < cw->nviews && rc == 0; v++)
-			rc = run_write_view(run, cw->views[v], cw->buf,
-			    &cw->error);
-		if (rc == 0)
-			rc = store_commit(run->db, &cw->error);
-		if (rc == -1)
-			store_rollback(run->db);
-	}
-	cw->rc = rc;
+	if (store_begin(run->db, cause) == -1)
+		return (-1);
+	for (rc = 0, v = 0; v < pl->nviews && rc == 0; v++)
+		rc = pipe_write_view(pl, c, v, cause);
+	if (rc == 0)
+		rc = store_commit(run->db, cause);
 	if (rc == -1)
-		return (NULL);
-	for (v = 0; v < cw->nviews; v++) {
-		rv = cw->views[v];
-		if (rv->chunk_segs[cw->buf] > 0)
-			rv->fresh = 0;
-		agg_partial_reset(rv->part[cw->buf]);
-	}
-	return (NULL);
+		store_rollback(run->db);
+	return (rc);
 }
 
-/* Wait for the chunk being written; -1 (and its cause) if it failed. */
-static int
-run_write_wait(struct chunk_write *cw, char **cause)
+/* Cut the catalog's entries from first into chunks. */
+static void
+pipe_plan(struct pipeline *pl, size_t first, size_t ncat)
 {
-	if (!cw->busy)
-		return (0);
-	pthread_join(cw->thread, NULL);
-	cw->busy = 0;
-	if (cw->rc == 0)
-		return (0);
-	*cause = cw->error;
-	cw->error = NULL;
-	return (-1);
+	struct chunk	*c;
+	size_t		 i, v, cap = 0;
+	uint64_t	 bytes;
+
+	while (first < ncat) {
+		if (pl->nchunks == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			pl->chunks = xreallocarray(pl->chunks, cap,
+			    sizeof(*pl->chunks));
+		}
+		c = &pl->chunks[pl->nchunks++];
+		memset(c, 0, sizeof(*c));
+		c->first = first;
+		for (bytes = 0, i = first; i < ncat && i - first <
+		    CHUNK_SEGMENTS && bytes < CHUNK_BYTES; i++)
+			bytes += pl->cat[i].bytes;
+		c->end = first = i;
+		c->parts = xcalloc(pl->nviews + 1, sizeof(*c->parts));
+		c->rows = xcalloc(pl->nviews + 1, sizeof(*c->rows));
+		c->segs = xcalloc(pl->nviews + 1, sizeof(*c->segs));
+		c->horizon = xcalloc(pl->nviews + 1, sizeof(*c->horizon));
+		/*
+		 * Which segments a view still needs is fixed by its horizon
+		 * when the stream began.
+		 */
+		for (v = 0; v < pl->nviews; v++)
+			for (i = c->first; i < c->end; i++)
+				if (pl->cat[i].first >= pl->views[v]->fold_from) {
+					c->segs[v]++;
+					c->horizon[v] = pl->cat[i].last + 1;
+				}
+	}
+}
+
+/*
+ * Fold the chunks with the workers and write them in order on this
+ * thread.  Stops at the first failure, after which the views keep what
+ * the chunks before it committed.
+ */
+static int
+pipe_run(struct pipeline *pl, char **cause)
+{
+	struct run	*run = pl->run;
+	struct chunk	*c;
+	pthread_t	*th;
+	size_t		 nw, w, i, v;
+	int		 rc = 0;
+
+	nw = (size_t)run->d->conf->batch_workers;
+	if (nw > pl->nchunks)
+		nw = pl->nchunks;
+	pl->window = nw + 1;
+	th = xcalloc(nw + 1, sizeof(*th));
+	for (w = 0; w < nw; w++)
+		if ((errno = pthread_create(&th[w], NULL, pipe_worker,
+		    pl)) != 0)
+			fatal("pthread_create");
+	for (i = 0; i < pl->nchunks && rc == 0; i++) {
+		c = &pl->chunks[i];
+		pthread_mutex_lock(&pl->mu);
+		while (c->state != CHUNK_FOLDED && c->state != CHUNK_FAILED)
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		pthread_mutex_unlock(&pl->mu);
+		if (c->state == CHUNK_FAILED) {
+			*cause = c->error;
+			c->error = NULL;
+			rc = -1;
+		} else if (pipe_write(pl, c, cause) == -1)
+			rc = -1;
+		else {
+			run->st.events += c->events;
+			run->st.segments += c->end - c->first;
+		}
+		pipe_release(pl, c);
+		pthread_mutex_lock(&pl->mu);
+		pl->written++;
+		if (rc == -1)
+			pl->stop = 1;
+		pthread_cond_broadcast(&pl->cv);
+		pthread_mutex_unlock(&pl->mu);
+	}
+	for (w = 0; w < nw; w++)
+		pthread_join(th[w], NULL);
+	free(th);
+	for (i = 0; i < pl->nchunks; i++) {
+		c = &pl->chunks[i];
+		pipe_release(pl, c);
+		free(c->error);
+		free(c->parts);
+		free(c->rows);
+		free(c->segs);
+		free(c->horizon);
+	}
+	if (rc == -1) {
+		/* The rows and horizons in memory may be ahead: reread. */
+		for (v = 0; v < pl->nviews; v++)
+			run_reload_target(run, pl->views[v]);
+	}
+	return (rc);
 }
 
 /* Fold every sealed segment past the horizons of the views of stream. */
@@ -479,93 +626,66 @@ static int
 run_stream(struct run *run, const char *stream, char **cause)
 {
 	struct conf		*c = run->d->conf;
-	struct conf_stream	*cs = conf_find_stream(c, stream);
-	struct run_view		**views;
+	struct pipeline		 pl;
+	struct run_view		*rv;
 	struct cat_entry	*cat;
-	struct chunk_write	 cw;
-	size_t			 ncat, valid, nv = 0, i, v, first, end;
+	size_t			 ncat, valid, i, v, first;
 	uint64_t		 from = UINT64_MAX;
-	char			*dir, *wcause = NULL;
-	int			 rc = 0, buf = 0;
+	char			*dir;
+	int			 rc = 0;
 
-	views = xcalloc(run->nviews + 1, sizeof(*views));
-	for (i = 0; i < run->nviews; i++)
-		if (strcmp(run->views[i].cv->stream, stream) == 0) {
-			views[nv++] = &run->views[i];
-			run->views[i].fold_from = run->views[i].target->horizon;
-			if (run->views[i].target->horizon < from)
-				from = run->views[i].target->horizon;
+	memset(&pl, 0, sizeof(pl));
+	pl.run = run;
+	pl.stream = stream;
+	pl.cs = conf_find_stream(c, stream);
+	pl.views = xcalloc(run->nviews + 1, sizeof(*pl.views));
+	for (i = 0; i < run->nviews; i++) {
+		rv = &run->views[i];
+		if (strcmp(rv->cv->stream, stream) != 0)
+			continue;
+		pl.views[pl.nviews++] = rv;
+		rv->fold_from = rv->target->horizon;
+		if (rv->fold_from < from)
+			from = rv->fold_from;
+		if (store_max_bucket(run->db, rv->target->tbl, &rv->maxb,
+		    cause) == -1) {
+			free(pl.views);
+			return (-1);
 		}
-	memset(&cw, 0, sizeof(cw));
-	cw.run = run;
-	cw.views = views;
-	cw.nviews = nv;
+	}
 	dir = master_stream_dir(c->data_dir, stream);
 	rc = master_catalog_read(dir, &cat, &ncat, &valid, cause);
 	free(dir);
 	if (rc == -1) {
-		free(views);
+		free(pl.views);
 		return (-1);
 	}
+	pl.cat = cat;
 	for (first = 0; first < ncat && cat[first].last < from; first++)
 		;
-	for (; first < ncat && rc == 0; first = end) {
-		end = first + CHUNK_SEGMENTS < ncat ? first + CHUNK_SEGMENTS :
-		    ncat;
-		/*
-		 * The horizons move as chunks are written (on the writer
-		 * thread); which segments a view still needs is fixed by
-		 * its horizon when the stream began.
-		 */
-		for (v = 0; v < nv; v++) {
-			views[v]->chunk_segs[buf] = 0;
-			for (i = first; i < end; i++)
-				if (cat[i].first >= views[v]->fold_from) {
-					views[v]->chunk_segs[buf]++;
-					views[v]->chunk_horizon[buf] =
-					    cat[i].last + 1;
-				}
-		}
-		if (run_fold_chunk(run, stream, cs, views, nv, buf,
-		    cat + first, end - first, cause) == -1) {
-			rc = -1;
-			break;
-		}
-		run->st.segments += end - first;
-		/* The chunk before must be committed before this one. */
-		if (run_write_wait(&cw, cause) == -1) {
-			rc = -1;
-			break;
-		}
-		cw.buf = buf;
-		cw.busy = 1;
-		if ((errno = pthread_create(&cw.thread, NULL, run_write_chunk,
-		    &cw)) != 0)
-			fatal("pthread_create");
-		buf = !buf;
-	}
-	if (run_write_wait(&cw, rc == 0 ? cause : &wcause) == -1)
-		rc = -1;
-	free(wcause);
-	for (v = 0; v < nv; v++) {
-		store_writer_free(views[v]->writer);
-		views[v]->writer = NULL;
-		/* After an error, what was folded but not written. */
-		agg_partial_reset(views[v]->part[0]);
-		agg_partial_reset(views[v]->part[1]);
-	}
-	/* Lag: sealed segments still past each horizon. */
-	for (v = 0; v < nv; v++) {
-		views[v]->lag = 0;
+	pthread_mutex_init(&pl.mu, NULL);
+	pthread_cond_init(&pl.cv, NULL);
+	pipe_plan(&pl, first, ncat);
+	if (pl.nchunks > 0)
+		rc = pipe_run(&pl, cause);
+	pthread_cond_destroy(&pl.cv);
+	pthread_mutex_destroy(&pl.mu);
+	free(pl.chunks);
+	for (v = 0; v < pl.nviews; v++) {
+		rv = pl.views[v];
+		store_writer_free(rv->writer);
+		rv->writer = NULL;
+		/* Lag: sealed segments still past the horizon. */
+		rv->lag = 0;
 		for (i = 0; i < ncat; i++)
-			if (cat[i].first >= views[v]->target->horizon)
-				views[v]->lag++;
-		if (views[v]->to_build && ncat > 0 && rc == 0 &&
-		    views[v]->target->horizon < cat[0].first)
-			views[v]->target->horizon = cat[0].first;
+			if (cat[i].first >= rv->target->horizon)
+				rv->lag++;
+		if (rv->to_build && ncat > 0 && rc == 0 &&
+		    rv->target->horizon < cat[0].first)
+			rv->target->horizon = cat[0].first;
 	}
 	free(cat);
-	free(views);
+	free(pl.views);
 	return (rc);
 }
 

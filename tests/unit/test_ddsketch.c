@@ -14,8 +14,9 @@
  * distributions, signs and zeros; merges over random splits and random
  * merge orders and trees that must equal the sketch that saw everything,
  * state and bytes, with and without collapse; the collapse itself on a
- * tiny store; the exact sum; and hostile serialized input, each refusal
- * checked by its text.
+ * tiny store; the exact sum; hostile serialized input, each refusal
+ * checked by its text; and sketches in an arena, byte for byte the same as
+ * those on the heap.
  */
 
 #include <float.h>
@@ -28,6 +29,7 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "arena.h"
 #include "ddsketch.h"
 #include "msg.h"
 
@@ -1323,6 +1325,175 @@ START_TEST(test_sparse_bytes)
 }
 END_TEST
 
+/* Arenas */
+
+#define ARENA_NVALS	4000
+
+/* A value: a tenth zeros, a third negative, 40 e-folds of magnitude. */
+static double
+arena_value(void)
+{
+	double	x;
+
+	if (unif() < 0.1)
+		return (rnd() & 1 ? 0.0 : -0.0);
+	x = exp(40 * unif() - 20);
+	return (unif() < 0.35 ? -x : x);
+}
+
+/* A sketch of v[lo..hi) in a (NULL: the heap). */
+static struct ddsketch *
+arena_build(struct arena *a, const double *v, size_t lo, size_t hi, int bins)
+{
+	struct ddsketch	*d;
+	size_t		 i;
+
+	d = dds_new_in(a, ALPHA, bins);
+	ck_assert_ptr_nonnull(d);
+	for (i = lo; i < hi; i++)
+		dds_add(d, v[i]);
+	return (d);
+}
+
+/* Unpack the packed bytes of d into a; the same sketch as d. */
+static struct ddsketch *
+arena_reload(struct arena *a, const struct ddsketch *d)
+{
+	msgpack_sbuffer		 sb;
+	struct msg_reader	 r;
+	struct ddsketch		*u;
+	char			*cause = NULL;
+
+	pack(d, &sb);
+	msg_reader_init(&r, sb.data, sb.size);
+	u = dds_unpack_in(a, &r, &cause);
+	ck_assert_msg(u != NULL, "%s", cause);
+	ck_assert_int_eq(msg_end(&r), 0);
+	msgpack_sbuffer_destroy(&sb);
+	assert_same(u, d);
+	return (u);
+}
+
+/*
+ * Merge v[slo..shi) built in sa into v[dlo..dhi) built in da (either may
+ * be NULL, the heap) and expect one heap sketch of both.  When sa is an
+ * arena of its own it is reset before the result is read: nothing of the
+ * result may live there.
+ */
+static void
+arena_merge_check(struct arena *da, struct arena *sa, const double *v,
+    const size_t *r, int bins)
+{
+	struct ddsketch	*d, *s, *ref;
+	size_t		 i;
+
+	d = arena_build(da, v, r[0], r[1], bins);
+	s = arena_build(sa, v, r[2], r[3], bins);
+	ref = arena_build(NULL, v, r[0], r[1], bins);
+	for (i = r[2]; i < r[3]; i++)
+		dds_add(ref, v[i]);
+	ck_assert_int_eq(dds_merge(d, s, NULL), 0);
+	dds_free(s);
+	if (sa != NULL && sa != da)
+		arena_reset(sa);
+	assert_same(d, ref);
+	/* It keeps growing in its own arena. */
+	for (i = 0; i < ARENA_NVALS; i += 5) {
+		dds_add(d, v[i] * 3);
+		dds_add(ref, v[i] * 3);
+	}
+	assert_same(d, ref);
+	ck_assert_int_eq(dds_merge(d, d, NULL), 0);
+	ck_assert_int_eq(dds_merge(ref, ref, NULL), 0);
+	assert_same(d, ref);
+	dds_free(d);
+	dds_free(ref);
+}
+
+/*
+ * Sketches in an arena and on the heap from the same input agree to the
+ * byte: sparse stores, their switch to dense and the dense window's growth
+ * both ways, with and without collapse, merged either way and across
+ * arenas, copied and unpacked into an arena.  Under ASan every arena
+ * allocation is a heap block of its own, so overruns, and reads of an
+ * arena after its reset, are caught.
+ */
+START_TEST(test_arena)
+{
+	static const size_t	 merges[][4] = {
+		{ 0, 10, 10, 20 },	/* sparse + sparse: sparse */
+		{ 0, 25, 25, 80 },	/* sparse + sparse: dense */
+		{ 0, 2000, 2000, 2020 },	/* dense + sparse */
+		{ 0, 20, 20, 2000 },	/* sparse + dense */
+		{ 0, 2500, 1500, 4000 },	/* dense + dense */
+	};
+	static const int	 bins[] = { BINS, 64 };
+	static double		 v[ARENA_NVALS];
+	struct arena		 ar, ar2;
+	struct ddsketch		*da, *dh, *c, *u, *ref;
+	size_t			 i, k, b;
+
+	arena_init(&ar);
+	arena_init(&ar2);
+	for (i = 0; i < ARENA_NVALS; i++)
+		v[i] = arena_value();
+
+	for (b = 0; b < sizeof(bins) / sizeof(bins[0]); b++) {
+		/* The same adds, checked often while the stores are small. */
+		da = dds_new_in(&ar, ALPHA, bins[b]);
+		dh = dds_new(ALPHA, bins[b]);
+		for (i = 0; i < ARENA_NVALS; i++) {
+			dds_add(da, v[i]);
+			dds_add(dh, v[i]);
+			if (i < 200 || i % 100 == 0) {
+				assert_same(da, dh);
+				ck_assert_uint_eq(dds_bytes(da), dds_bytes(dh));
+			}
+		}
+		assert_same(da, dh);
+
+		/* Merges: arena <- heap, heap <- arena, across arenas. */
+		for (k = 0; k < sizeof(merges) / sizeof(merges[0]); k++) {
+			arena_merge_check(&ar, NULL, v, merges[k], bins[b]);
+			arena_merge_check(NULL, &ar2, v, merges[k], bins[b]);
+			arena_merge_check(&ar, &ar2, v, merges[k], bins[b]);
+			arena_merge_check(&ar, &ar, v, merges[k], bins[b]);
+		}
+
+		/* Copies and unpacking into an arena, then grown. */
+		for (k = 0; k < 2; k++) {
+			ref = arena_build(NULL, v, 0, k == 0 ? 15 : 3000,
+			    bins[b]);
+			c = dds_copy_in(&ar2, ref);
+			assert_same(c, ref);
+			u = arena_reload(&ar2, ref);
+			for (i = 3000; i < ARENA_NVALS; i++) {
+				dds_add(c, v[i] / 7);
+				dds_add(u, v[i] / 7);
+				dds_add(ref, v[i] / 7);
+			}
+			assert_same(c, ref);
+			assert_same(u, ref);
+			dds_free(ref);
+		}
+
+		/* Copies out of an arena outlive it. */
+		c = dds_copy_in(&ar2, da);
+		u = arena_reload(&ar2, da);
+		ref = dds_copy(da);
+		dds_free(da);
+		arena_reset(&ar);
+		assert_same(c, dh);
+		assert_same(u, dh);
+		assert_same(ref, dh);
+		dds_free(ref);
+		dds_free(dh);
+		arena_reset(&ar2);
+	}
+	arena_pool_trim();
+}
+END_TEST
+
 static Suite *
 ddsketch_suite(void)
 {
@@ -1347,6 +1518,7 @@ ddsketch_suite(void)
 	tcase_add_test(tc, test_hostile_fields);
 	tcase_add_test(tc, test_hostile_sum);
 	tcase_add_test(tc, test_hostile_bytes);
+	tcase_add_test(tc, test_arena);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -16,7 +16,8 @@
  * bias correction's mean error, the exact sparse/dense boundary, merges in
  * random splits, orders and tree shapes equal to the directly built sketch
  * (state and bytes), serialization round trips, every refusal of hostile
- * input with its exact cause, and random corruption.
+ * input with its exact cause, and random corruption.  Sketches in an
+ * arena agree to the byte with those on the heap.
  *
  * LAMINA_TEST_QUICK=1 (set for valgrind runs) shrinks the two 10-million
  * cases to 1 million.
@@ -31,6 +32,7 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "arena.h"
 #include "hash.h"
 #include "hll.h"
 #include "msg.h"
@@ -1216,6 +1218,173 @@ START_TEST(test_hll_unpack_fuzz)
 }
 END_TEST
 
+/* Arenas */
+
+#define ARENA_P		10	/* sparse up to 256 entries */
+#define ARENA_NVALS	1000
+
+/* A sketch of v[lo..hi) at ARENA_P in a (NULL: the heap). */
+static struct hll *
+arena_build(struct arena *a, const uint64_t *v, size_t lo, size_t hi)
+{
+	struct hll	*h;
+	size_t		 i;
+
+	h = hll_new_in(a, ARENA_P);
+	for (i = lo; i < hi; i++)
+		hll_add_hash(h, v[i]);
+	return (h);
+}
+
+/* Unpack packed bytes of h into a; the same state and bytes as h. */
+static struct hll *
+arena_reload(struct arena *a, const struct hll *h)
+{
+	msgpack_sbuffer		 sb;
+	struct msg_reader	 r;
+	struct hll		*u;
+	char			*cause = NULL;
+
+	pack(h, &sb);
+	msg_reader_init(&r, sb.data, sb.size);
+	u = hll_unpack_in(a, &r, &cause);
+	ck_assert_msg(u != NULL, "%s", cause);
+	ck_assert_int_eq(msg_end(&r), 0);
+	msgpack_sbuffer_destroy(&sb);
+	ck_assert(hll_equal(u, h) && same_bytes(u, h));
+	return (u);
+}
+
+/*
+ * Merge v[slo..shi) built in sa into v[dlo..dhi) built in da (either may
+ * be NULL, the heap), and expect the bytes of one heap sketch of both.
+ * When sa is an arena of its own it is reset before the result is read:
+ * nothing of the result may live there.
+ */
+static void
+arena_merge_check(struct arena *da, struct arena *sa, const uint64_t *v,
+    size_t dlo, size_t dhi, size_t slo, size_t shi)
+{
+	struct hll	*d, *s, *ref;
+	char		*cause = NULL;
+	size_t		 i;
+
+	d = arena_build(da, v, dlo, dhi);
+	s = arena_build(sa, v, slo, shi);
+	ref = arena_build(NULL, v, dlo, dhi);
+	for (i = slo; i < shi; i++)
+		hll_add_hash(ref, v[i]);
+	ck_assert_int_eq(hll_merge(d, s, &cause), 0);
+	hll_free(s);
+	if (sa != NULL && sa != da)
+		arena_reset(sa);
+	ck_assert(hll_equal(d, ref) && same_bytes(d, ref));
+	ck_assert_int_eq(hll_is_sparse(d), hll_is_sparse(ref));
+	/* It keeps growing in its own arena. */
+	for (i = 0; i < ARENA_NVALS; i += 3) {
+		hll_add_hash(d, v[i]);
+		hll_add_hash(ref, v[i]);
+	}
+	ck_assert(hll_equal(d, ref) && same_bytes(d, ref));
+	hll_free(d);
+	hll_free(ref);
+}
+
+/*
+ * Sketches in an arena and on the heap from the same input agree to the
+ * byte: across the buffer's growth, flushes and the sparse to dense switch,
+ * merged either way and across arenas, copied and unpacked into an arena.
+ * Under ASan every arena allocation is a heap block of its own, so
+ * overruns, and reads of an arena after its reset, are caught.
+ */
+START_TEST(test_hll_arena)
+{
+	static const size_t	 merges[][4] = {
+		{ 0, 100, 60, 200 },	/* sparse + sparse: sparse */
+		{ 0, 200, 150, 400 },	/* sparse + sparse: dense */
+		{ 0, 600, 500, 700 },	/* dense + sparse */
+		{ 0, 100, 50, 800 },	/* sparse + dense */
+		{ 0, 500, 300, 900 },	/* dense + dense */
+	};
+	struct arena		 ar, ar2;
+	struct hll		*ha, *hh, *hs, *c, *u, *ref;
+	uint64_t		 s = 0xa4e7a, v[ARENA_NVALS], x;
+	size_t			 i, k, burst;
+	int			 sparse = 0, dense = 0;
+
+	arena_init(&ar);
+	arena_init(&ar2);
+	for (i = 0; i < ARENA_NVALS; i++)
+		v[i] = rnd(&s);
+
+	/* The same adds, with repeats and bursts, sparse to dense. */
+	ha = hll_new_in(&ar, ARENA_P);
+	hh = hll_new(ARENA_P);
+	for (i = 0; i < 3000; i++) {
+		x = v[rnd_below(&s, 600)];
+		for (burst = 1 + rnd_below(&s, 3); burst > 0; burst--) {
+			hll_add_hash(ha, x);
+			hll_add_hash(hh, x);
+		}
+		if (i % 25 == 0) {
+			ck_assert(same_bytes(ha, hh));
+			sparse |= hll_is_sparse(ha);
+			dense |= !hll_is_sparse(ha);
+		}
+	}
+	ck_assert(sparse && dense);
+	ck_assert(hll_equal(ha, hh) && same_bytes(ha, hh));
+	ck_assert_uint_eq(hll_count(ha), hll_count(hh));
+	ck_assert(arena_bytes(&ar) > 0);
+
+	/* Merges: arena <- heap, heap <- arena, across and within arenas. */
+	for (k = 0; k < sizeof(merges) / sizeof(merges[0]); k++) {
+		arena_merge_check(&ar, NULL, v, merges[k][0], merges[k][1],
+		    merges[k][2], merges[k][3]);
+		arena_merge_check(NULL, &ar2, v, merges[k][0], merges[k][1],
+		    merges[k][2], merges[k][3]);
+		arena_merge_check(&ar, &ar2, v, merges[k][0], merges[k][1],
+		    merges[k][2], merges[k][3]);
+		arena_merge_check(&ar, &ar, v, merges[k][0], merges[k][1],
+		    merges[k][2], merges[k][3]);
+	}
+
+	/*
+	 * Copies and unpacking into an arena: of a sparse heap sketch with
+	 * entries still buffered and of a dense one, then grown further.
+	 */
+	hs = arena_build(NULL, v, 0, 150);
+	for (k = 0; k < 2; k++) {
+		ref = hll_copy(k == 0 ? hs : hh);
+		c = hll_copy_in(&ar2, ref);
+		u = arena_reload(&ar2, ref);
+		ck_assert(hll_equal(c, ref) && same_bytes(c, ref));
+		for (i = 150; i < ARENA_NVALS; i += 2) {
+			hll_add_hash(c, v[i]);
+			hll_add_hash(u, v[i]);
+			hll_add_hash(ref, v[i]);
+		}
+		ck_assert(hll_equal(c, ref) && same_bytes(c, ref));
+		ck_assert(hll_equal(u, ref) && same_bytes(u, ref));
+		hll_free(ref);
+	}
+	hll_free(hs);
+
+	/* Copies out of an arena outlive it. */
+	c = hll_copy_in(&ar2, ha);
+	u = arena_reload(&ar2, ha);
+	ref = hll_copy(ha);
+	hll_free(ha);
+	arena_reset(&ar);
+	ck_assert(same_bytes(c, hh) && same_bytes(u, hh));
+	ck_assert(same_bytes(ref, hh));
+	hll_free(ref);
+	hll_free(hh);
+	arena_reset(&ar2);
+	arena_pool_trim();
+}
+END_TEST
+
 static Suite *
 hll_suite(void)
 {
@@ -1238,6 +1407,7 @@ hll_suite(void)
 	tcase_add_test(tc, test_hll_unpack_hostile);
 	tcase_add_test(tc, test_hll_unpack_one_value);
 	tcase_add_test(tc, test_hll_unpack_fuzz);
+	tcase_add_test(tc, test_hll_arena);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -13,8 +13,9 @@
  * seen, where merging must equal one sketch fed both streams (state and
  * bytes, in any order); the Space-Saving guarantees on a million Zipf
  * events over 100,000 items, alone and after merging 2 to 8 random
- * partitions; deterministic eviction; the item length cap; and hostile
- * serialized input, each refusal checked by its text.
+ * partitions; deterministic eviction; the item length cap; hostile
+ * serialized input, each refusal checked by its text; and sketches in an
+ * arena, byte for byte the same as those on the heap.
  */
 
 #include <math.h>
@@ -26,6 +27,7 @@
 #include <check.h>
 #include <msgpack.h>
 
+#include "arena.h"
 #include "msg.h"
 #include "topk.h"
 
@@ -822,6 +824,205 @@ START_TEST(test_hostile_bytes)
 }
 END_TEST
 
+/* Arenas */
+
+#define ARENA_K		16
+#define ARENA_NEV	3000
+
+/*
+ * Item j of the arena tests: its number and 0 to 60 bytes of padding, so
+ * that an evicted counter's bytes are sometimes long enough for the next
+ * item and sometimes not; item 0 is empty, item 1 is cut.
+ */
+static const char *
+arena_item(int j, size_t *len)
+{
+	static char	buf[TOPK_ITEM_MAX + 100];
+	int		n;
+
+	if (j == 0) {
+		*len = 0;
+		return ("");
+	}
+	if (j == 1) {
+		memset(buf, 'z', sizeof(buf));
+		*len = sizeof(buf);
+		return (buf);
+	}
+	n = snprintf(buf, sizeof(buf), "a%d-", j);
+	memset(buf + n, 'p', (size_t)(j * 37 % 61));
+	*len = (size_t)n + (size_t)(j * 37 % 61);
+	return (buf);
+}
+
+/* A sketch of events [lo, hi) in a (NULL: the heap). */
+static struct topk *
+arena_build(struct arena *a, const int *ev, const uint64_t *w, size_t lo,
+    size_t hi)
+{
+	struct topk	*t;
+	const char	*item;
+	size_t		 i, len;
+
+	t = topk_new_in(a, ARENA_K);
+	ck_assert_ptr_nonnull(t);
+	for (i = lo; i < hi; i++) {
+		item = arena_item(ev[i], &len);
+		topk_add(t, item, len, w[i]);
+	}
+	return (t);
+}
+
+/* Unpack the packed bytes of t into a; the same sketch as t. */
+static struct topk *
+arena_reload(struct arena *a, const struct topk *t)
+{
+	msgpack_sbuffer		 sb;
+	struct msg_reader	 r;
+	struct topk		*u;
+	char			*cause = NULL;
+
+	pack(t, &sb);
+	msg_reader_init(&r, sb.data, sb.size);
+	u = topk_unpack_in(a, &r, &cause);
+	ck_assert_msg(u != NULL, "%s", cause);
+	ck_assert_int_eq(msg_end(&r), 0);
+	msgpack_sbuffer_destroy(&sb);
+	assert_same(u, t);
+	return (u);
+}
+
+/*
+ * Merge events r[2]..r[3] built in sa into r[0]..r[1] built in da (either
+ * may be NULL, the heap) and expect what the same merge gives on the heap.
+ * When sa is an arena of its own it is reset before the result is read:
+ * the items taken from it must have been copied.
+ */
+static void
+arena_merge_check(struct arena *da, struct arena *sa, const int *ev,
+    const uint64_t *w, const size_t *r)
+{
+	struct topk	*d, *s, *ref, *rs;
+	const char	*item;
+	size_t		 i, len;
+
+	d = arena_build(da, ev, w, r[0], r[1]);
+	s = arena_build(sa, ev, w, r[2], r[3]);
+	ref = arena_build(NULL, ev, w, r[0], r[1]);
+	rs = arena_build(NULL, ev, w, r[2], r[3]);
+	ck_assert_int_eq(topk_merge(d, s, NULL), 0);
+	ck_assert_int_eq(topk_merge(ref, rs, NULL), 0);
+	topk_free(s);
+	topk_free(rs);
+	if (sa != NULL && sa != da)
+		arena_reset(sa);
+	assert_same(d, ref);
+	/* It keeps evicting in its own arena. */
+	for (i = 0; i < ARENA_NEV; i += 3) {
+		item = arena_item(ev[i] + 7, &len);
+		topk_add(d, item, len, w[i]);
+		topk_add(ref, item, len, w[i]);
+	}
+	assert_same(d, ref);
+	ck_assert_int_eq(topk_merge(d, d, NULL), 0);
+	ck_assert_int_eq(topk_merge(ref, ref, NULL), 0);
+	assert_same(d, ref);
+	topk_free(d);
+	topk_free(ref);
+}
+
+/*
+ * Sketches in an arena and on the heap from the same input agree to the
+ * byte: new counters, evictions into longer and shorter items, merges
+ * either way and across arenas, copies and unpacking into an arena.
+ * Under ASan every arena allocation is a heap block of its own, so
+ * overruns, and reads of an arena after its reset, are caught.
+ */
+START_TEST(test_arena)
+{
+	static const size_t	 merges[][4] = {
+		{ 0, 8, 8, 16 },	/* neither full: exact */
+		{ 0, 8, 8, 600 },	/* into a full one */
+		{ 0, 600, 600, 610 },	/* a full one takes a few */
+		{ 0, 1500, 1000, 3000 },	/* both full */
+	};
+	static int		 ev[ARENA_NEV];
+	static uint64_t		 w[ARENA_NEV];
+	struct arena		 ar, ar2;
+	struct topk		*ta, *th, *c, *u, *ref;
+	const char		*item;
+	size_t			 i, k, len, before;
+
+	arena_init(&ar);
+	arena_init(&ar2);
+	for (i = 0; i < ARENA_NEV; i++) {
+		ev[i] = (int)(rnd() % 300);
+		if (rnd() & 1)
+			ev[i] %= 20;		/* some heavy hitters */
+		w[i] = 1 + rnd() % 3;
+	}
+
+	/* The same adds, checked as the counters fill and turn over. */
+	ta = topk_new_in(&ar, ARENA_K);
+	th = topk_new(ARENA_K);
+	for (i = 0; i < ARENA_NEV; i++) {
+		item = arena_item(ev[i], &len);
+		topk_add(ta, item, len, w[i]);
+		topk_add(th, item, len, w[i]);
+		if (i < 100 || i % 50 == 0) {
+			assert_same(ta, th);
+			ck_assert_uint_eq(topk_bytes(ta), topk_bytes(th));
+		}
+	}
+	assert_same(ta, th);
+	ck_assert_uint_eq(topk_error_bound(ta), topk_error_bound(th));
+
+	/* Evictions by items that fit the evicted bytes take no space. */
+	before = arena_bytes(&ar);
+	for (i = 0; i < 1000; i++)
+		topk_add(ta, "x", 1 + i % 2, 1);
+	ck_assert_uint_eq(arena_bytes(&ar), before);
+
+	/* Merges: arena <- heap, heap <- arena, across arenas. */
+	for (k = 0; k < sizeof(merges) / sizeof(merges[0]); k++) {
+		arena_merge_check(&ar, NULL, ev, w, merges[k]);
+		arena_merge_check(NULL, &ar2, ev, w, merges[k]);
+		arena_merge_check(&ar, &ar2, ev, w, merges[k]);
+		arena_merge_check(&ar, &ar, ev, w, merges[k]);
+	}
+
+	/* Copies and unpacking into an arena, then evicting. */
+	for (k = 0; k < 2; k++) {
+		ref = arena_build(NULL, ev, w, 0, k == 0 ? 10 : 2000);
+		c = topk_copy_in(&ar2, ref);
+		assert_same(c, ref);
+		u = arena_reload(&ar2, ref);
+		for (i = 2000; i < ARENA_NEV; i++) {
+			item = arena_item(ev[i] * 3, &len);
+			topk_add(c, item, len, w[i]);
+			topk_add(u, item, len, w[i]);
+			topk_add(ref, item, len, w[i]);
+		}
+		assert_same(c, ref);
+		assert_same(u, ref);
+		topk_free(ref);
+	}
+
+	/* Copies out of an arena outlive it. */
+	topk_free(th);
+	th = topk_copy(ta);
+	c = topk_copy_in(&ar2, ta);
+	u = arena_reload(&ar2, ta);
+	topk_free(ta);
+	arena_reset(&ar);
+	assert_same(c, th);
+	assert_same(u, th);
+	topk_free(th);
+	arena_reset(&ar2);
+	arena_pool_trim();
+}
+END_TEST
+
 static Suite *
 topk_suite(void)
 {
@@ -842,6 +1043,7 @@ topk_suite(void)
 	tcase_add_test(tc, test_zipf_weighted);
 	tcase_add_test(tc, test_hostile_fields);
 	tcase_add_test(tc, test_hostile_bytes);
+	tcase_add_test(tc, test_arena);
 	suite_add_tcase(s, tc);
 	return (s);
 }

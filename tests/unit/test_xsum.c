@@ -12,8 +12,9 @@
  * Exact sums of doubles: cancellation, order independence to the bit,
  * agreement with an independent exact computation (a 128-bit fixed-point
  * sum, converted with the compiler's correctly rounded conversion),
- * subnormals and the ends of the range, merging, serialization and
- * hostile serialized input.
+ * subnormals and the ends of the range, merging, serialization,
+ * hostile serialized input, and sums in an arena, byte for byte the same
+ * as those on the heap.
  */
 
 #include <check.h>
@@ -25,6 +26,7 @@
 
 #include <msgpack.h>
 
+#include "arena.h"
 #include "msg.h"
 #include "xsum.h"
 
@@ -282,6 +284,216 @@ START_TEST(test_hostile)
 }
 END_TEST
 
+/* Arenas */
+
+#define ARENA_NVALS	4000
+
+static double	arena_vals[ARENA_NVALS];
+
+/* Pack x into a fresh buffer; the caller destroys it. */
+static void
+pack_sum(struct xsum *x, msgpack_sbuffer *sb)
+{
+	msgpack_packer	pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	xsum_pack(x, &pk);
+}
+
+/* Equal sums: the same value and the same packed bytes. */
+static void
+assert_same_sum(struct xsum *a, struct xsum *b)
+{
+	msgpack_sbuffer	sa, sb;
+
+	ck_assert(xsum_equal(a, b));
+	ck_assert(xsum_value(a) == xsum_value(b));
+	pack_sum(a, &sa);
+	pack_sum(b, &sb);
+	ck_assert_uint_eq(sa.size, sb.size);
+	ck_assert(memcmp(sa.data, sb.data, sa.size) == 0);
+	msgpack_sbuffer_destroy(&sa);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* Order by magnitude. */
+static int
+cmp_magnitude(const void *a, const void *b)
+{
+	double	x = fabs(*(const double *)a), y = fabs(*(const double *)b);
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Add arena_vals[lo..hi) to x. */
+static void
+arena_feed(struct xsum *x, int lo, int hi)
+{
+	int	i;
+
+	for (i = lo; i < hi; i++)
+		xsum_add(x, arena_vals[i]);
+}
+
+/* Pack x and unpack it into y, in arena a; the same sum. */
+static void
+arena_reload(struct xsum *y, struct arena *a, struct xsum *x)
+{
+	msgpack_sbuffer		 sb;
+	struct msg_reader	 r;
+	char			*cause = NULL;
+
+	pack_sum(x, &sb);
+	msg_reader_init(&r, sb.data, sb.size);
+	ck_assert_msg(xsum_unpack_in(y, a, &r, &cause) == 0, "%s", cause);
+	ck_assert(y->a == a);
+	msgpack_sbuffer_destroy(&sb);
+	assert_same_sum(x, y);
+}
+
+/*
+ * Sums whose digits live in an arena agree to the byte with heap ones:
+ * the window growing both ways, trimmed by normalisation and grown again,
+ * merged either way and across arenas, copied, cleared and unpacked into
+ * an arena.  Under ASan every arena allocation is a heap block of its
+ * own, so overruns, and reads of an arena after its reset, are caught.
+ */
+START_TEST(test_arena)
+{
+	static const uint8_t	 bad[] = { 0x92, 0x01, 0x92, 0x01, 0x00 };
+	struct arena		 ar, ar2;
+	static double		 sorted[2000];
+	struct xsum		 xa, xh, d, s, ref, y;
+	struct msg_reader	 r;
+	msgpack_sbuffer		 sb;
+	int64_t			*w;
+	char			*cause = NULL;
+	double			 v;
+	int			 i, way;
+
+	/* Every magnitude, both signs: the window grows both ways. */
+	for (i = 0; i < ARENA_NVALS; i++) {
+		v = ldexp((double)(next() >> 11), (int)(next() % 2090) - 1127);
+		arena_vals[i] = next() & 1 ? -v : v;
+	}
+	arena_init(&ar);
+	arena_init(&ar2);
+
+	/* The same additions; reading normalises, trimming the window. */
+	xsum_init_in(&xa, &ar);
+	xsum_init(&xh);
+	for (i = 0; i < 2000; i += 1 + i % 5) {
+		arena_feed(&xa, i, i + 1 + i % 5);
+		arena_feed(&xh, i, i + 1 + i % 5);
+		if (i % 7 == 0)
+			assert_same_sum(&xa, &xh);
+	}
+	assert_same_sum(&xa, &xh);
+	ck_assert(xa.a == &ar && xh.a == NULL);
+	/*
+	 * Both moved their windows down within their arrays; exactly the sum
+	 * whose window only grew upwards, unread, in order of magnitude.
+	 */
+	memcpy(sorted, arena_vals, sizeof(sorted));
+	qsort(sorted, 2000, sizeof(sorted[0]), cmp_magnitude);
+	xsum_init(&ref);
+	for (i = 0; i < 2000; i++)
+		xsum_add(&ref, sorted[i]);
+	assert_same_sum(&xa, &ref);
+	xsum_clear(&ref);
+
+	/* Merges: arena <- heap, heap <- arena, across and within arenas. */
+	for (way = 0; way < 4; way++) {
+		xsum_init_in(&d, way == 1 ? NULL : &ar);
+		xsum_init_in(&s, way == 0 ? NULL : way == 3 ? &ar : &ar2);
+		xsum_init(&ref);
+		arena_feed(&d, 2000, 2050);
+		arena_feed(&s, 2050, 2400);
+		arena_feed(&ref, 2000, 2400);
+		xsum_merge(&d, &s);
+		xsum_clear(&s);
+		if (way == 1 || way == 2)
+			arena_reset(&ar2);
+		assert_same_sum(&d, &ref);
+		arena_feed(&d, 2400, 2500);
+		arena_feed(&ref, 2400, 2500);
+		assert_same_sum(&d, &ref);
+		xsum_merge(&d, &d);
+		xsum_merge(&ref, &ref);
+		assert_same_sum(&d, &ref);
+		xsum_clear(&d);
+		xsum_clear(&ref);
+	}
+
+	/* A carry past the top digit widens the window, in the arena too. */
+	xsum_init_in(&d, &ar);
+	xsum_init(&ref);
+	for (i = 0; i < 20000; i++) {
+		xsum_add(&d, 0x1.fffffffffffffp+993);
+		xsum_add(&ref, 0x1.fffffffffffffp+993);
+	}
+	assert_same_sum(&d, &ref);
+	xsum_clear(&d);
+	xsum_clear(&ref);
+
+	/* Copies keep the destination's arena, and its digits if they fit. */
+	xsum_init_in(&d, &ar2);
+	xsum_add(&d, 1.0);			/* one digit: too small */
+	xsum_copy(&d, &xh);
+	ck_assert(d.a == &ar2);
+	assert_same_sum(&d, &xh);
+	xsum_clear(&d);
+	ck_assert(d.a == &ar2 && d.n == 0 && d.w == NULL);
+	xsum_add(&d, DBL_MAX);
+	xsum_add(&d, 4.9406564584124654e-324);	/* every digit */
+	w = d.w;
+	xsum_copy(&d, &xh);
+	ck_assert(d.w == w);
+	assert_same_sum(&d, &xh);
+	xsum_init(&y);
+	xsum_copy(&y, &xa);			/* heap from arena */
+	ck_assert(y.a == NULL);
+	assert_same_sum(&y, &xh);
+
+	/* Unpacking into an arena: an empty sum, over digits, off the heap. */
+	xsum_init(&s);
+	arena_reload(&s, &ar2, &xh);
+	arena_reload(&d, &ar2, &xa);
+	ck_assert(d.w == w);
+	arena_reload(&y, &ar2, &xa);
+	arena_feed(&s, 2500, ARENA_NVALS);
+	arena_feed(&xh, 2500, ARENA_NVALS);
+	assert_same_sum(&s, &xh);
+	msg_reader_init(&r, bad, sizeof(bad));
+	ck_assert_int_eq(xsum_unpack_in(&s, &ar2, &r, &cause), -1);
+	free(cause);
+	ck_assert(s.a == &ar2 && s.n == 0);
+	xsum_add(&s, 3.5);
+	ck_assert(xsum_value(&s) == 3.5);
+	/* The plain xsum_unpack reads onto the heap. */
+	pack_sum(&xa, &sb);
+	msg_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(xsum_unpack(&s, &r, &cause), 0);
+	msgpack_sbuffer_destroy(&sb);
+	ck_assert(s.a == NULL);
+	assert_same_sum(&s, &xa);
+
+	/* Sums read out of an arena outlive it. */
+	xsum_clear(&xa);
+	arena_reset(&ar);
+	assert_same_sum(&d, &s);
+	assert_same_sum(&y, &s);
+	xsum_clear(&d);
+	xsum_clear(&y);
+	arena_reset(&ar2);
+	arena_feed(&s, 0, 10);
+	xsum_clear(&s);
+	xsum_clear(&xh);
+	arena_pool_trim();
+}
+END_TEST
+
 static Suite *
 xsum_suite(void)
 {
@@ -297,6 +509,7 @@ xsum_suite(void)
 	tcase_add_test(tc, test_pack_roundtrip);
 	tcase_add_test(tc, test_digit_boundaries);
 	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_arena);
 	suite_add_tcase(s, tc);
 	return (s);
 }
