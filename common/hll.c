@@ -259,7 +259,7 @@ hll_union_down(uint32_t *v, size_t na, const uint32_t *b, size_t nb,
 	return (w);
 }
 
-/* Sort n entries: LSD radix sort, 8 bits a pass. */
+/* Sort n entries: LSD radix sort, 8 bits a pass (few: insertion sort). */
 static void
 hll_sort(uint32_t *v, size_t n)
 {
@@ -269,6 +269,16 @@ hll_sort(uint32_t *v, size_t n)
 
 	if (n < 2)
 		return;
+	if (n <= 64) {
+		/* Insertion sort: the radix passes cost more for a few. */
+		for (i = 1; i < n; i++) {
+			c = v[i];
+			for (sum = i; sum > 0 && v[sum - 1] > c; sum--)
+				v[sum] = v[sum - 1];
+			v[sum] = (uint32_t)c;
+		}
+		return;
+	}
 	tmp = dst = xreallocarray(NULL, n, sizeof(*tmp));
 	for (shift = 0; shift < 32; shift += 8) {
 		memset(count, 0, sizeof(count));

@@ -208,7 +208,9 @@ reader_open_sealed(struct master_reader *r, size_t i, char **cause)
 		return (-1);
 	}
 	r->maplen = r->cat[i].bytes;
-	r->map = mmap(NULL, r->maplen, PROT_READ, MAP_SHARED, fd, 0);
+	/* A bulk reader maps the pages in at once: far fewer faults. */
+	r->map = mmap(NULL, r->maplen, PROT_READ, MAP_SHARED |
+	    (r->lazy ? MAP_POPULATE : 0), fd, 0);
 	close(fd);
 	if (r->map == MAP_FAILED) {
 		r->map = NULL;

@@ -10,7 +10,8 @@
 
 /*
  * Space-Saving top-k: k counters in a hash table (linear probing) and a
- * binary heap whose top is the counter that ranks last, O(log k) per add.
+ * binary heap whose top is the counter that ranks last, O(log k) per add,
+ * kept only once all k counters are in use (it finds the one to replace).
  *
  * Ranking is one total order, used everywhere: count descending, then item
  * bytes ascending.  topk_list() and the serialized form follow it, an add
@@ -208,19 +209,6 @@ heap_swap(struct topk *t, int i, int j)
 }
 
 static void
-heap_up(struct topk *t, int i)
-{
-	int	p;
-
-	for (; i > 0; i = p) {
-		p = (i - 1) / 2;
-		if (!heap_worse(t, t->heap[i], t->heap[p]))
-			break;
-		heap_swap(t, i, p);
-	}
-}
-
-static void
 heap_down(struct topk *t, int i)
 {
 	int	l, w;
@@ -365,7 +353,8 @@ topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
 	hash = topk_hash(item, len);
 	if ((c = topk_find(t, item, len, hash)) != -1) {
 		t->e[c].count += weight;
-		heap_down(t, t->e[c].heap);
+		if (t->n == t->k)
+			heap_down(t, t->e[c].heap);
 		return;
 	}
 	if (t->n < t->k) {
@@ -379,7 +368,13 @@ topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
 		table_insert(t, c);
 		t->heap[c] = c;
 		e->heap = c;
-		heap_up(t, c);
+		/*
+		 * The heap only matters once every counter is in use (it
+		 * finds the one to replace): built then, not kept before.
+		 */
+		if (t->n == t->k)
+			for (c = t->n / 2 - 1; c >= 0; c--)
+				heap_down(t, c);
 		return;
 	}
 	c = t->heap[0];
