@@ -17,16 +17,18 @@
  * (at least 3 for the quick ones, incremental and baseline):
  *
  *   - a full rebuild of three realistic views by the real lamina-batchd,
- *     with batch.workers 1 and 2: a fresh daemon on the directory (its
- *     views.db removed), whose first run is the rebuild; the figure is the
- *     run's own duration, read from its status over batch.sock;
+ *     pinned to one core with batch.workers 1, and on both cores with
+ *     batch.workers 2: a fresh daemon on the directory (its views.db
+ *     removed), whose first run is the rebuild; the figure is the run's
+ *     own duration, read from its status over batch.sock;
  *   - an incremental run of that daemon after 5% more events were sealed
  *     (the "run" method), against the ingest rate it must keep up with;
- *   - the aggregation engine alone, without SQLite: reading the segments,
- *     decoding each event once and folding it into the three views, on 1
- *     and 2 threads (partials merged at the end), and for reference
- *     reading alone and reading with decoding; with the memory the
- *     partials hold and the time to free them (not counted);
+ *   - the aggregation engine alone, without SQLite: reading the segments
+ *     as batchd does, decoding each event once and folding it into the
+ *     three views, chunk by chunk like batchd (4 segments a chunk, each
+ *     chunk's partials emptied after it, nothing sorted or written), on 1
+ *     and 2 threads, and for reference reading alone and reading with
+ *     decoding; with the largest memory one chunk's partials held;
  *   - the baseline: the same events in a plain SQLite table and the
  *     equivalent GROUP BY queries (quantile and top have no SQL
  *     equivalent and are left out), each writing its result into a table.
@@ -62,7 +64,6 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
-#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -145,8 +146,12 @@ struct fold_job {
 	int			 mode;		/* ENGINE_* */
 	struct agg_partial	*parts[8];
 	uint64_t		 events;
+	uint64_t		 rows;		/* summed over chunks */
+	size_t			 maxmem;	/* one chunk's partials, most */
 	pthread_t		 thread;
 };
+
+#define ENGINE_CHUNK	4		/* segments, as batchd's 256 MiB */
 
 #define ENGINE_READ	0		/* read the records only */
 #define ENGINE_DECODE	1		/* and decode the fields */
@@ -1002,7 +1007,22 @@ bench_incr(void)
 	    nruns, median(other, nruns));
 }
 
-/* Read (decode, fold) the job's share of the segments. */
+/* A chunk folded: count its rows and memory, empty the partials. */
+static void
+engine_chunk_end(struct fold_job *job)
+{
+	size_t	v, mem = 0;
+
+	for (v = 0; v < nviews; v++) {
+		job->rows += agg_rows(job->parts[v]);
+		mem += agg_partial_bytes(job->parts[v]);
+		agg_partial_reset(job->parts[v]);
+	}
+	if (mem > job->maxmem)
+		job->maxmem = mem;
+}
+
+/* Read (decode, fold) the job's share of the chunks. */
 static void *
 engine_worker(void *arg)
 {
@@ -1010,37 +1030,44 @@ engine_worker(void *arg)
 	struct master_reader	*r;
 	struct master_record	 rec;
 	struct agg_value	*vals;
-	size_t			 s, v;
+	size_t			 c, s, v;
 	char			*cause;
 	int			 rc;
 
 	vals = xcalloc(stream->nfields + 1, sizeof(*vals));
-	for (s = job->worker; s < job->nsegs; s += job->nworkers) {
-		r = master_reader_open(data_dir, BENCH_STREAM,
-		    job->segs[s].first, &cause);
-		if (r == NULL)
-			fatalx("%s", cause);
-		master_reader_sealed_only(r, 1);
-		master_reader_set_limit(r, job->segs[s].last + 1);
-		while ((rc = master_reader_next(r, &rec, &cause)) == 1) {
-			job->events++;
-			if (job->mode == ENGINE_READ)
-				continue;
-			if (agg_decode(stream, vals, rec.fields,
-			    rec.fields_len, &cause) == -1)
-				fatalx("offset %" PRIu64 ": %s", rec.offset,
-				    cause);
-			if (job->mode == ENGINE_DECODE)
-				continue;
-			for (v = 0; v < nviews; v++)
-				if (agg_fold_values(job->parts[v], rec.event_ns,
-				    vals, &cause) == -1)
+	for (c = job->worker * ENGINE_CHUNK; c < job->nsegs;
+	    c += job->nworkers * ENGINE_CHUNK) {
+		for (s = c; s < c + ENGINE_CHUNK && s < job->nsegs; s++) {
+			r = master_reader_open(data_dir, BENCH_STREAM,
+			    job->segs[s].first, &cause);
+			if (r == NULL)
+				fatalx("%s", cause);
+			master_reader_sealed_only(r, 1);
+			master_reader_lazy(r, 1);
+			master_reader_set_limit(r, job->segs[s].last + 1);
+			while ((rc = master_reader_next(r, &rec,
+			    &cause)) == 1) {
+				job->events++;
+				if (job->mode == ENGINE_READ)
+					continue;
+				if (agg_decode(stream, vals, rec.fields,
+				    rec.fields_len, &cause) == -1)
 					fatalx("offset %" PRIu64 ": %s",
 					    rec.offset, cause);
+				if (job->mode == ENGINE_DECODE)
+					continue;
+				for (v = 0; v < nviews; v++)
+					if (agg_fold_values(job->parts[v],
+					    rec.event_ns, vals, &cause) == -1)
+						fatalx("offset %" PRIu64 ": %s",
+						    rec.offset, cause);
+			}
+			if (rc == -1)
+				fatalx("%s", cause);
+			master_reader_free(r);
 		}
-		if (rc == -1)
-			fatalx("%s", cause);
-		master_reader_free(r);
+		if (job->mode == ENGINE_FOLD)
+			engine_chunk_end(job);
 	}
 	free(vals);
 	return (NULL);
@@ -1048,28 +1075,22 @@ engine_worker(void *arg)
 
 /*
  * The engine alone over the first N events, on nthreads threads sharing
- * the segments as batchd's workers do; the partials are merged at the
- * end.  Returns the seconds taken; *nrows gets the rows of every view,
- * *busy and *other the cores used by this program and by every other
- * process meanwhile, *free_s the time to free the partials (not counted)
- * and *mem the bytes they held (malloc's count, all arenas).
+ * the chunks as batchd's workers do.  Returns the seconds taken; *nrows
+ * gets the rows of every view summed over the chunks, *busy and *other
+ * the cores used by this program and by every other process meanwhile,
+ * *mem the most bytes one chunk's partials held.
  */
 static double
 engine_once(int nthreads, int mode, uint64_t *nrows, double *busy,
-    double *other, double *free_s, double *mem)
+    double *other, double *mem)
 {
 	struct fold_job	 jobs[BENCH_MAX_THREADS];
-	struct mallinfo2 mi;
-	size_t		 mem0;
 	uint64_t	 events = 0;
 	int64_t		 t0, t1, a0, s0, self;
 	size_t		 v;
-	char		*cause;
 	int		 w;
 
 	memset(jobs, 0, sizeof(jobs));
-	mi = mallinfo2();
-	mem0 = mi.uordblks + mi.hblkhd;
 	a0 = cpu_all_ns();
 	s0 = cpu_self_ns();
 	t0 = now_ns();
@@ -1085,15 +1106,15 @@ engine_once(int nthreads, int mode, uint64_t *nrows, double *busy,
 		    engine_worker, &jobs[w])) != 0)
 			fatal("pthread_create");
 	}
+	*nrows = 0;
+	*mem = 0;
 	for (w = 0; w < nthreads; w++) {
 		pthread_join(jobs[w].thread, NULL);
 		events += jobs[w].events;
+		*nrows += jobs[w].rows;
+		if (jobs[w].maxmem > *mem)
+			*mem = (double)jobs[w].maxmem;
 	}
-	for (w = 1; w < nthreads && mode == ENGINE_FOLD; w++)
-		for (v = 0; v < nviews; v++)
-			if (agg_merge(jobs[0].parts[v], jobs[w].parts[v],
-			    &cause) == -1)
-				fatalx("merge: %s", cause);
 	t1 = now_ns();
 	self = cpu_self_ns() - s0;
 	*busy = self / (double)(t1 - t0);
@@ -1101,15 +1122,9 @@ engine_once(int nthreads, int mode, uint64_t *nrows, double *busy,
 	if (events != nevents)
 		fatalx("engine: %" PRIu64 " events read, expected %" PRIu64,
 		    events, nevents);
-	mi = mallinfo2();
-	*mem = (double)(mi.uordblks + mi.hblkhd) - (double)mem0;
-	*nrows = 0;
-	for (v = 0; v < nviews && mode == ENGINE_FOLD; v++)
-		*nrows += agg_rows(jobs[0].parts[v]);
 	for (w = 0; w < nthreads; w++)
 		for (v = 0; v < nviews; v++)
 			agg_partial_free(jobs[w].parts[v]);
-	*free_s = (now_ns() - t1) / 1e9;
 	return ((t1 - t0) / 1e9);
 }
 
@@ -1117,7 +1132,7 @@ engine_once(int nthreads, int mode, uint64_t *nrows, double *busy,
 static void
 bench_engine(const char *name, int nthreads, int mode)
 {
-	double		 t[BENCH_MAX_RUNS], f[BENCH_MAX_RUNS];
+	double		 t[BENCH_MAX_RUNS];
 	double		 busy[BENCH_MAX_RUNS], other[BENCH_MAX_RUNS];
 	double		 mem = 0;
 	uint64_t	 nr = 0;
@@ -1125,18 +1140,17 @@ bench_engine(const char *name, int nthreads, int mode)
 
 	for (i = 0; i < runs; i++) {
 		t[i] = engine_once(nthreads, mode, &nr, &busy[i], &other[i],
-		    &f[i], &mem);
+		    &mem);
 		if (verbose)
 			printf("  %s, run %d: %.3f s, %.0f events/s, %.2f "
-			    "cores busy, other processes %.2f (free %.2f s)\n",
-			    name, i + 1, t[i], nevents / t[i], busy[i],
-			    other[i], f[i]);
+			    "cores busy, other processes %.2f\n", name, i + 1,
+			    t[i], nevents / t[i], busy[i], other[i]);
 	}
 	if (mode == ENGINE_FOLD)
-		add_row(name, nevents, median(t, runs), "%" PRIu64 " rows, "
-		    "%.0f B each; %.2f cores busy, others %.2f; free %.1f s",
-		    nr, nr > 0 ? mem / nr : 0.0, median(busy, runs),
-		    median(other, runs), median(f, runs));
+		add_row(name, nevents, median(t, runs), "%" PRIu64 " chunk "
+		    "rows; a chunk's partials %.0f MiB at most; %.2f cores "
+		    "busy, others %.2f", nr, mem / 1048576, median(busy, runs),
+		    median(other, runs));
 	else
 		add_row(name, nevents, median(t, runs), "%.2f cores busy, "
 		    "others %.2f", median(busy, runs), median(other, runs));
