@@ -25,7 +25,7 @@
  *     (the "run" method), against the ingest rate it must keep up with;
  *   - the aggregation engine alone, without SQLite: reading the segments
  *     as batchd does, decoding each event once and folding it into the
- *     three views, chunk by chunk like batchd (4 segments a chunk, each
+ *     three views, chunk by chunk like batchd (2 segments a chunk, each
  *     chunk's partials emptied after it, nothing sorted or written), on 1
  *     and 2 threads, and for reference reading alone and reading with
  *     decoding; with the largest memory one chunk's partials held;
@@ -151,7 +151,7 @@ struct fold_job {
 	pthread_t		 thread;
 };
 
-#define ENGINE_CHUNK	4		/* segments, as batchd's 256 MiB */
+#define ENGINE_CHUNK	2		/* segments, as batchd's 128 MiB */
 
 #define ENGINE_READ	0		/* read the records only */
 #define ENGINE_DECODE	1		/* and decode the fields */

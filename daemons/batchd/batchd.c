@@ -141,9 +141,10 @@ main(int argc, char **argv)
 	notify_watchdog_start(d.base);
 	batchd_request_run(&d);
 
-	log_info("ready: %zu views, every %llu ms, %d workers, socket %s",
+	log_info("ready: %zu views, every %llu ms, %d worker%s, socket %s",
 	    d.conf->nviews, (unsigned long long)d.conf->batch_interval_ms,
-	    d.conf->batch_workers, d.conf->batch_sock.path);
+	    d.conf->batch_workers, d.conf->batch_workers == 1 ? "" : "s",
+	    d.conf->batch_sock.path);
 	notify_ready();
 
 	/* 3. Dispatch. */

@@ -52,7 +52,7 @@
 #include "xmalloc.h"
 
 #define CHUNK_SEGMENTS	16		/* segments per chunk, at most */
-#define CHUNK_BYTES	(256ULL << 20)	/* a chunk ends past this size */
+#define CHUNK_BYTES	(128ULL << 20)	/* a chunk ends past this size */
 
 struct run_view {
 	const struct conf_view	*cv;
