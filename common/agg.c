@@ -25,6 +25,7 @@
  * equal, free.
  */
 
+#include <endian.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -651,7 +652,7 @@ agg_find_row(struct agg_partial *p, int64_t bucket, const uint8_t *key,
 
 /*
  * Decoding a stored fields map.  The common encodings of the stored form
- * (fixstr and str 8 keys; fixint, int and uint 8 to 64, float 32 and 64,
+ * (fixstr keys; fixint, int and uint 8 to 64, float 32 and 64,
  * short strings, booleans as values) are read here without the general
  * reader; anything else goes through it, with the same result.
  */
@@ -808,6 +809,32 @@ agg_fast_value(enum conf_ftype t, const uint8_t *p, const uint8_t *end,
 	return (0);
 }
 
+/*
+ * Is the key k of klen bytes (before end) field f's name?  Names of up to
+ * 16 bytes compare as two numbers when 16 bytes can be read at k.
+ */
+static inline int
+agg_field_is(const struct conf_field *f, const char *k, size_t klen,
+    const uint8_t *end)
+{
+	uint64_t	w[2];
+
+	if (f->namelen != klen)
+		return (0);
+	if (klen <= 16 && end - (const uint8_t *)k >= 16) {
+		memcpy(w, k, sizeof(w));
+		w[0] = le64toh(w[0]);
+		w[1] = le64toh(w[1]);
+		if (klen < 8) {
+			w[0] &= ((uint64_t)1 << (8 * klen)) - 1;
+			w[1] = 0;
+		} else if (klen < 16)
+			w[1] &= ((uint64_t)1 << (8 * (klen - 8))) - 1;
+		return (w[0] == f->namew[0] && w[1] == f->namew[1]);
+	}
+	return (memcmp(f->name, k, klen) == 0);
+}
+
 /* The general reader's way with one value of field type t. */
 static int
 agg_slow_value(enum conf_ftype t, struct msg_reader *r,
@@ -899,8 +926,7 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 		for (tries = 0, i = at; tries < nf; tries++, i++) {
 			if (i >= nf)
 				i = 0;
-			if (fl[i].namelen == klen &&
-			    memcmp(fl[i].name, k, klen) == 0)
+			if (agg_field_is(&fl[i], k, klen, end))
 				break;
 		}
 		if (tries == nf) {

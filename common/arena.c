@@ -10,8 +10,9 @@
 
 /*
  * Arenas (see arena.h).  Blocks of ARENA_BLOCK bytes are carved from the
- * front, 16 bytes aligned; an allocation over a quarter of a block gets a
- * block of its own.  Released blocks of the standard size go to a pool
+ * front, 16 bytes aligned; an allocation over a quarter of a block that
+ * does not fit in what is left of the current one gets a block of its own
+ * (so the current block keeps serving small ones).  Released blocks of the standard size go to a pool
  * shared by all threads (up to ARENA_POOL_MAX bytes), so that a run that
  * folds partial after partial does not give memory back to the kernel and
  * fault it in again each time; arena_pool_trim() empties the pool.
@@ -58,6 +59,10 @@ arena_release(struct arena_block *b)
 
 	for (; b != NULL; b = next) {
 		next = b->next;
+#ifdef ARENA_DEBUG
+		free(b);	/* never pooled: use after reset is caught */
+		continue;
+#endif
 		pthread_mutex_lock(&pool_mu);
 		if (b->size == ARENA_BLOCK && pool_bytes < ARENA_POOL_MAX) {
 			b->next = pool;
@@ -101,6 +106,7 @@ arena_pool_trim(void)
 	}
 }
 
+#ifndef ARENA_DEBUG
 static struct arena_block *
 arena_block_new(size_t size)
 {
@@ -122,6 +128,7 @@ arena_block_new(size_t size)
 	}
 	return (b);
 }
+#endif
 
 void *
 arena_alloc(struct arena *a, size_t size)
@@ -136,7 +143,10 @@ arena_alloc(struct arena *a, size_t size)
 	if (size == 0)
 		fatalx("arena_alloc: zero size");
 #ifdef ARENA_DEBUG
-	b = arena_block_new(size + 1);	/* never a pool block */
+	if (size > SIZE_MAX - sizeof(*b))
+		fatalx("arena: allocating %zu bytes", size);
+	b = xmalloc(sizeof(*b) + size);	/* never a pool block */
+	b->size = size;
 	b->next = a->blocks;
 	a->blocks = b;
 	a->bytes += size;

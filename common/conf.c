@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -1477,6 +1478,11 @@ conf_field(struct loader *l, const char *path, const struct node *key,
 	}
 	f.name = xstrdup(key->s);
 	f.namelen = strlen(f.name);
+	memset(f.namew, 0, sizeof(f.namew));
+	memcpy(f.namew, f.name, f.namelen < sizeof(f.namew) ? f.namelen :
+	    sizeof(f.namew));
+	f.namew[0] = le64toh(f.namew[0]);
+	f.namew[1] = le64toh(f.namew[1]);
 	f.required = req != 0;
 	st->fields[st->nfields++] = f;
 }

@@ -50,6 +50,8 @@ enum conf_verify {
 struct conf_field {
 	char		*name;
 	size_t		 namelen;	/* strlen(name) */
+	uint64_t	 namew[2];	/* its first 16 bytes, zero padded,
+					   as little-endian numbers */
 	enum conf_ftype	 type;
 	int		 required;
 };

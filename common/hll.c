@@ -920,6 +920,17 @@ hll_precision(const struct hll *h)
 }
 
 /* Whether the sketch is (canonically) in sparse form. */
+/*
+ * Merge what is buffered into the sparse list now, in place (the state
+ * is the same): done once before a sketch is both estimated and packed,
+ * which would each settle a copy otherwise.
+ */
+void
+hll_settle(struct hll *h)
+{
+	hll_flush(h);
+}
+
 int
 hll_is_sparse(const struct hll *h)
 {

@@ -55,5 +55,6 @@ struct hll	*hll_unpack_in(struct arena *, struct msg_reader *, char **);
 size_t		 hll_bytes(const struct hll *);
 int		 hll_precision(const struct hll *);
 int		 hll_is_sparse(const struct hll *);
+void		 hll_settle(struct hll *);
 
 #endif

@@ -489,24 +489,17 @@ store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
     struct store_row *out, msgpack_sbuffer *sb)
 {
 	const struct conf_view	*cv = agg_view_conf(v);
-	struct hll		*h;
 	msgpack_packer		 pk;
 	size_t			 m;
 
 	/*
 	 * Settle each buffered sparse HLL once, here, rather than in both
-	 * hll_count (the m_ column) and hll_pack (the state): a settled
-	 * copy is the same state.
+	 * hll_count (the m_ column) and hll_pack (the state).
 	 */
-	for (m = 0; m < cv->nmetrics; m++) {
-		if (cv->metrics[m].kind != CONF_M_DISTINCT ||
-		    row->st[m].u.hll == NULL ||
-		    !hll_is_sparse(row->st[m].u.hll))
-			continue;
-		h = hll_copy_in(a, row->st[m].u.hll);
-		hll_free(row->st[m].u.hll);
-		row->st[m].u.hll = h;
-	}
+	for (m = 0; m < cv->nmetrics; m++)
+		if (cv->metrics[m].kind == CONF_M_DISTINCT &&
+		    row->st[m].u.hll != NULL)
+			hll_settle(row->st[m].u.hll);
 	msgpack_sbuffer_clear(sb);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, cv->nmetrics);

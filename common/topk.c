@@ -64,6 +64,7 @@
  * sorted views) is on the heap.
  */
 
+#include <endian.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,11 +111,22 @@ topk_hash(const void *buf, size_t len)
 static int
 item_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	int	c;
+	size_t		n = alen < blen ? alen : blen;
+	uint64_t	x, y;
 
-	c = memcmp(a, b, alen < blen ? alen : blen);
-	if (c != 0)
-		return (c);
+	/* Eight bytes at a time, as big-endian numbers: no call. */
+	for (; n >= 8; a += 8, b += 8, n -= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y) {
+			x = be64toh(x);
+			y = be64toh(y);
+			return (x < y ? -1 : 1);
+		}
+	}
+	for (; n > 0; a++, b++, n--)
+		if (*a != *b)
+			return (*a < *b ? -1 : 1);
 	return (alen < blen ? -1 : alen > blen);
 }
 
@@ -151,7 +163,7 @@ topk_find(const struct topk *t, const void *item, size_t len, uint64_t hash)
 	for (i = hash & t->mask; t->table[i] != 0; i = (i + 1) & t->mask) {
 		e = &t->e[t->table[i] - 1];
 		if (e->hash == hash && e->len == len &&
-		    (len == 0 || memcmp(e->item, item, len) == 0))
+		    item_cmp(e->item, len, item, len) == 0)
 			return (t->table[i] - 1);
 	}
 	return (-1);

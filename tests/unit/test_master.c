@@ -13,7 +13,8 @@
  * age, reopening, reading back from any offset, following a growing log;
  * and what recovery does with a torn or bit-flipped active segment (cut at
  * every byte of its last records), a torn catalog entry, a damaged sealed
- * segment or catalog, and a failed write.
+ * segment or catalog, and a failed write.  The lazy record decoder and
+ * the lazy reader agree with the full ones on every record.
  */
 
 #include <sys/resource.h>
@@ -37,6 +38,8 @@
 #include "segment.h"
 
 #define T0	((int64_t)1700000000 * 1000000000)	/* an event time */
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 static char	tmpdir[256];
 
@@ -932,6 +935,494 @@ START_TEST(test_incomplete_batch_dropped)
 }
 END_TEST
 
+/* Hex digits (spaces ignored) into out; returns the length. */
+static size_t
+unhex(const char *hex, uint8_t *out)
+{
+	size_t		n = 0;
+	unsigned int	byte;
+
+	while (*hex != '\0') {
+		if (*hex == ' ') {
+			hex++;
+			continue;
+		}
+		ck_assert_int_eq(sscanf(hex, "%2x", &byte), 1);
+		out[n++] = (uint8_t)byte;
+		hex += 2;
+	}
+	return (n);
+}
+
+/*
+ * The lazy record decoder against the full one.  decode_both() decodes a
+ * copy of buf[len] in a heap block of its exact size (so that ASan sees
+ * any read past it) both ways and checks they agree on the status, the
+ * cause and every member of the record; it returns the status, the cause
+ * and the record with its pointers moved back into buf.
+ */
+static enum seg_status
+decode_both(const uint8_t *buf, size_t len, struct seg_record *out,
+    const char **why)
+{
+	struct seg_record	 a, b;
+	const char		*wa = NULL, *wb = NULL;
+	enum seg_status		 sa, sb;
+	uint8_t			*copy;
+
+	ck_assert_ptr_nonnull(copy = malloc(len));
+	memcpy(copy, buf, len);
+	memset(&a, 0xa5, sizeof(a));
+	memset(&b, 0x5a, sizeof(b));
+	sa = seg_record_decode(copy, len, &a, &wa);
+	sb = seg_record_decode_lazy(copy, len, &b, &wb);
+	ck_assert_msg(sa == sb, "full: %d %s, lazy: %d %s", sa,
+	    sa == SEG_BAD ? wa : "", sb, sb == SEG_BAD ? wb : "");
+	*why = NULL;
+	if (sa == SEG_BAD) {
+		ck_assert_ptr_nonnull(wa);
+		ck_assert_ptr_nonnull(wb);
+		ck_assert_str_eq(wa, wb);
+		*why = wa;
+	}
+	if (sa == SEG_OK) {
+		ck_assert_uint_eq(a.offset, b.offset);
+		ck_assert_int_eq(a.event_ns, b.event_ns);
+		ck_assert_int_eq(a.ingest_ns, b.ingest_ns);
+		ck_assert_ptr_eq(a.fields, b.fields);
+		ck_assert_uint_eq(a.fields_len, b.fields_len);
+		ck_assert_ptr_eq(a.meta, b.meta);
+		ck_assert_uint_eq(a.meta_len, b.meta_len);
+		ck_assert_uint_eq(a.size, b.size);
+		*out = a;
+		out->fields = buf + (a.fields - copy);
+		if (a.meta != NULL)
+			out->meta = buf + (a.meta - copy);
+	}
+	free(copy);
+	return (sa);
+}
+
+/* A record around payload p[plen], framed as seg_record_encode does. */
+static size_t
+frame_record(uint8_t *buf, const void *p, size_t plen)
+{
+	seg_put_le32(buf, (uint32_t)plen);
+	memcpy(buf + REC_HEADER_SIZE, p, plen);
+	seg_put_le32(buf + 4, crc32c(crc32c(0, buf, 4), buf + REC_HEADER_SIZE,
+	    plen));
+	return (REC_HEADER_SIZE + plen);
+}
+
+/* A fields map of n entries {"k0": 0, ...}: a map 16 from 16 on. */
+static void
+pack_wide(msgpack_sbuffer *sb, uint32_t n)
+{
+	msgpack_packer	pk;
+	char		k[16];
+	uint32_t	i;
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	for (i = 0; i < n; i++) {
+		snprintf(k, sizeof(k), "k%u", i);
+		msg_pack_str(&pk, k);
+		msgpack_pack_uint32(&pk, i * 1000);
+	}
+}
+
+/*
+ * Records as lamina writes them, with and without a meta map and with
+ * fields maps of every shape, decode the same both ways, whole, cut at
+ * every byte, next to another record, and with any byte of the checksum
+ * or the payload changed.
+ */
+START_TEST(test_lazy_decode)
+{
+	static const struct {
+		uint64_t	off;
+		int64_t		ev, in;
+	} heads[] = {
+		{ 0, 0, 0 },
+		{ 1, T0, T0 + 5 },
+		{ (uint64_t)INT64_MAX + 1, -1, 1 },
+		{ UINT64_MAX, INT64_MIN, INT64_MAX },
+	};
+	static const uint32_t	 widths[] = { 0, 1, 2, 15, 16, 40 };
+	msgpack_sbuffer		 f, m;
+	msgpack_packer		 pk;
+	struct seg_record	 rec;
+	const char		*why;
+	uint8_t			*buf;
+	size_t			 k, h, w, withmeta, size, size2, cut, at;
+	size_t			 mlen;
+	const void		*meta;
+	unsigned int		 flip;
+
+	msgpack_sbuffer_init(&f);
+	msgpack_sbuffer_init(&m);
+	msgpack_packer_init(&pk, &m, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	msg_pack_kv_uint(&pk, "n", 3);
+	msg_pack_kv_str(&pk, "chunk", "p8n9gmxTQVC8/ukPbHfA4w==");
+	for (k = 0; k < nitems(heads) * nitems(widths) * 2; k++) {
+		h = k / (nitems(widths) * 2);
+		w = k / 2 % nitems(widths);
+		withmeta = k % 2;
+		pack_wide(&f, widths[w]);
+		meta = withmeta ? m.data : NULL;
+		mlen = withmeta ? m.size : 0;
+		size = seg_record_size(f.size, mlen);
+		/* Room for a second record behind it. */
+		buf = malloc(2 * size);
+		ck_assert_uint_eq(seg_record_encode(buf, heads[h].off,
+		    heads[h].ev, heads[h].in, f.data, f.size, meta, mlen), size);
+
+		ck_assert_int_eq(decode_both(buf, size, &rec, &why), SEG_OK);
+		ck_assert_uint_eq(rec.offset, heads[h].off);
+		ck_assert_int_eq(rec.event_ns, heads[h].ev);
+		ck_assert_int_eq(rec.ingest_ns, heads[h].in);
+		ck_assert_ptr_eq(rec.fields, buf + REC_HEADER_SIZE + 28);
+		ck_assert_uint_eq(rec.fields_len, f.size);
+		ck_assert_int_eq(memcmp(rec.fields, f.data, f.size), 0);
+		if (withmeta) {
+			ck_assert_ptr_eq(rec.meta, rec.fields + f.size);
+			ck_assert_uint_eq(rec.meta_len, m.size);
+		} else {
+			ck_assert_ptr_null(rec.meta);
+			ck_assert_uint_eq(rec.meta_len, 0);
+		}
+		ck_assert_uint_eq(rec.size, size);
+
+		/* Cut anywhere: the end of data, or a short record. */
+		for (cut = 0; cut < size; cut++)
+			ck_assert_int_eq(decode_both(buf, cut, &rec, &why),
+			    cut == 0 ? SEG_END : SEG_SHORT);
+
+		/* Followed by another record: the fields stop at its own. */
+		size2 = seg_record_encode(buf + size, heads[h].off + 1,
+		    heads[h].ev, heads[h].in, f.data, f.size, meta, mlen);
+		ck_assert_int_eq(decode_both(buf, size + size2, &rec, &why),
+		    SEG_OK);
+		ck_assert_uint_eq(rec.fields_len, f.size);
+		ck_assert_uint_eq(rec.size, size);
+		ck_assert_int_eq(decode_both(buf + size, size2, &rec, &why),
+		    SEG_OK);
+		ck_assert_uint_eq(rec.offset, heads[h].off + 1);
+
+		/* Any byte of the checksum or the payload wrong. */
+		for (at = 4; at < size; at++) {
+			for (flip = 0x01; flip <= 0x80; flip <<= 7) {
+				buf[at] ^= flip;
+				ck_assert_int_eq(decode_both(buf, size, &rec,
+				    &why), SEG_BAD);
+				ck_assert_str_eq(why, "checksum mismatch");
+				buf[at] ^= flip;
+			}
+		}
+		/* A wrong length: whatever it means, the same both ways. */
+		for (at = 0; at < 4; at++) {
+			buf[at] ^= 0x01;
+			(void)decode_both(buf, 2 * size, &rec, &why);
+			buf[at] ^= 0x01;
+		}
+		free(buf);
+	}
+	msgpack_sbuffer_destroy(&f);
+	msgpack_sbuffer_destroy(&m);
+}
+END_TEST
+
+/*
+ * Payloads not as lamina writes them: the lazy decoder leaves them to the
+ * full one, with the same result, well-formed or not.  Only a record in
+ * lamina's own layout with a fixmap is taken without walking the map, and
+ * then the map is taken to run to the end of the payload (the caller
+ * checks it, see seg_record_decode_lazy).
+ */
+START_TEST(test_lazy_decode_other_forms)
+{
+	static const struct {
+		const char	*hex;
+		const char	*why;	/* NULL: decodes */
+		uint64_t	 off;
+		int64_t		 ev, in;
+		size_t		 flen, mlen;
+	} cases[] = {
+		/* Small integers in place of the fixed-width ones. */
+		{ "94 05 07 ff 80", NULL, 5, 7, -1, 1, 0 },
+		{ "94 05 07 ff 81 a1 61 01", NULL, 5, 7, -1, 4, 0 },
+		{ "95 05 07 ff 80 81 a1 6e 03", NULL, 5, 7, -1, 1, 4 },
+		/* The layout but for one integer's width. */
+		{ "94 ce 00000005 d3 0000000000000007 d3 ffffffffffffffff "
+		  "81 a1 61 01", NULL, 5, 7, -1, 4, 0 },
+		{ "94 cf 0000000000000005 d2 00000007 d3 ffffffffffffffff "
+		  "81 a1 61 01", NULL, 5, 7, -1, 4, 0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 cc ff "
+		  "81 a1 61 01", NULL, 5, 7, 255, 4, 0 },
+		{ "94 cf 0000000000000005 cf 0000000000000007 "
+		  "d3 ffffffffffffffff 81 a1 61 01", NULL, 5, 7, -1, 4, 0 },
+		{ "94 d3 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff 81 a1 61 01", NULL, 5, 7, -1, 4, 0 },
+		/* The layout with a map 16 or map 32. */
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff de 0001 a1 61 01", NULL, 5, 7, -1, 6,
+		  0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff df 00000000", NULL, 5, 7, -1, 5, 0 },
+		/* Not records. */
+		{ "93 05 07 ff", "malformed record", 0, 0, 0, 0, 0 },
+		{ "96 05 07 ff 80 80 80", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 ff 07 ff 80", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 05 07 ff 90", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 05 07 ff 81 a1 61", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 05 07 ff 80 00", "malformed record", 0, 0, 0, 0, 0 },
+		{ "95 05 07 ff 80 90", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff 90", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff de 0001 a1 61", "malformed record", 0,
+		  0, 0, 0, 0 },
+		{ "95 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff 80", "malformed record", 0, 0, 0, 0, 0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff", "malformed record", 0, 0, 0, 0, 0 },
+		/* Lamina's layout but for a type: not lazily taken. */
+		{ "94 cb 3ff0000000000000 d3 0000000000000007 "
+		  "d3 ffffffffffffffff 81 a1 61 01", "malformed record", 0, 0,
+		  0, 0, 0 },
+		{ "94 d3 ffffffffffffffff d3 0000000000000007 "
+		  "d3 ffffffffffffffff 81 a1 61 01", "malformed record", 0, 0,
+		  0, 0, 0 },
+		{ "94 cf 0000000000000005 cb 3ff0000000000000 "
+		  "d3 ffffffffffffffff 81 a1 61 01", "malformed record", 0, 0,
+		  0, 0, 0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "cb 3ff0000000000000 81 a1 61 01", "malformed record", 0, 0,
+		  0, 0, 0 },
+		{ "94 cf 0000000000000005 d3 0000000000000007 "
+		  "cf 8000000000000000 81 a1 61 01", "malformed record", 0, 0,
+		  0, 0, 0 },
+		{ "95 cf 0000000000000005 d3 0000000000000007 "
+		  "d3 ffffffffffffffff 81 a1 61 01", "malformed record", 0, 0,
+		  0, 0, 0 },
+	};
+	struct seg_record	 rec, lazy;
+	const char		*why;
+	uint8_t			 payload[256], buf[512];
+	size_t			 i, plen, len;
+
+	for (i = 0; i < nitems(cases); i++) {
+		plen = unhex(cases[i].hex, payload);
+		len = frame_record(buf, payload, plen);
+		if (cases[i].why != NULL) {
+			ck_assert_msg(decode_both(buf, len, &rec, &why) ==
+			    SEG_BAD, "case %zu: accepted", i);
+			ck_assert_str_eq(why, cases[i].why);
+			continue;
+		}
+		ck_assert_msg(decode_both(buf, len, &rec, &why) == SEG_OK,
+		    "case %zu: %s", i, why);
+		ck_assert_uint_eq(rec.offset, cases[i].off);
+		ck_assert_int_eq(rec.event_ns, cases[i].ev);
+		ck_assert_int_eq(rec.ingest_ns, cases[i].in);
+		ck_assert_uint_eq(rec.fields_len, cases[i].flen);
+		ck_assert_uint_eq(rec.meta_len, cases[i].mlen);
+		ck_assert_int_eq(rec.meta == NULL, cases[i].mlen == 0);
+		ck_assert_ptr_eq(rec.fields + rec.fields_len + rec.meta_len,
+		    buf + len);
+	}
+
+	/*
+	 * Lamina's layout, a fixmap, and then bytes the map does not hold:
+	 * the full decoder refuses it; the lazy one takes them all as the
+	 * fields, for agg_decode to refuse.
+	 */
+	plen = unhex("94 cf 0000000000000005 d3 0000000000000007 "
+	    "d3 ffffffffffffffff 81 a1 61 01 c0", payload);
+	len = frame_record(buf, payload, plen);
+	ck_assert_int_eq(seg_record_decode(buf, len, &rec, &why), SEG_BAD);
+	ck_assert_str_eq(why, "malformed record");
+	ck_assert_int_eq(seg_record_decode_lazy(buf, len, &lazy, &why),
+	    SEG_OK);
+	ck_assert_uint_eq(lazy.offset, 5);
+	ck_assert_int_eq(lazy.event_ns, 7);
+	ck_assert_int_eq(lazy.ingest_ns, -1);
+	ck_assert_ptr_eq(lazy.fields, buf + REC_HEADER_SIZE + 28);
+	ck_assert_uint_eq(lazy.fields_len, 5);
+	ck_assert_ptr_null(lazy.meta);
+	ck_assert_uint_eq(lazy.size, len);
+}
+END_TEST
+
+/*
+ * A lazy reader over sealed segments returns what a normal reader does,
+ * from any offset, records with a meta map and wide fields maps included,
+ * on into the active segment; and stops at a damaged record with the same
+ * cause.
+ */
+static void
+append_mixed(struct master_stream *ms, uint64_t from, uint64_t to)
+{
+	msgpack_sbuffer	 sb, meta;
+	msgpack_packer	 pk;
+	uint64_t	 i, off;
+	char		*cause = NULL;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_sbuffer_init(&meta);
+	msgpack_packer_init(&pk, &meta, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	msg_pack_kv_uint(&pk, "n", 1);
+	for (i = from; i < to; i++) {
+		if (i % 11 == 3)
+			pack_wide(&sb, 16 + i % 5);
+		else
+			pack_fields(&sb, i);
+		ck_assert_msg(master_append(ms, T0 + (int64_t)i * 1000,
+		    T0 - (int64_t)i, sb.data, sb.size, i % 7 == 0 ?
+		    meta.data : NULL, meta.size, &off, &cause) == 0,
+		    "append: %s", cause);
+		ck_assert_uint_eq(off, i);
+	}
+	ck_assert_msg(master_write(ms, &cause) == 0, "write: %s", cause);
+	ck_assert_msg(master_sync(ms, &cause) == 0, "sync: %s", cause);
+	msgpack_sbuffer_destroy(&sb);
+	msgpack_sbuffer_destroy(&meta);
+}
+
+/* The fields of event i as pack_fields() made them. */
+static void
+check_fields(const uint8_t *fields, size_t len, uint64_t i)
+{
+	struct msg_reader	 r;
+	uint32_t		 n;
+	const char		*s;
+	size_t			 slen;
+	uint64_t		 v;
+
+	msg_reader_init(&r, fields, len);
+	ck_assert_int_eq(msg_get_map(&r, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(msg_get_str(&r, &s, &slen), 0);
+	ck_assert_int_eq(msg_get_uint(&r, &v), 0);
+	ck_assert_uint_eq(v, i);
+	ck_assert_int_eq(msg_get_str(&r, &s, &slen), 0);
+	ck_assert_int_eq(msg_get_str(&r, &s, &slen), 0);
+	ck_assert_int_eq(msg_end(&r), 0);
+}
+
+/* Read stream from from with a normal and a lazy reader side by side. */
+static uint64_t
+read_both(const char *stream, uint64_t from, int sealed_only,
+    uint64_t limit, char **cause_out)
+{
+	struct master_reader	*r, *lr;
+	struct master_record	 a, b;
+	char			*ca = NULL, *cb = NULL;
+	uint64_t		 n = 0;
+	int			 ra, rb;
+
+	ck_assert_ptr_nonnull(r = master_reader_open(tmpdir, stream, from,
+	    &ca));
+	ck_assert_ptr_nonnull(lr = master_reader_open(tmpdir, stream, from,
+	    &cb));
+	master_reader_lazy(lr, 1);
+	master_reader_sealed_only(r, sealed_only);
+	master_reader_sealed_only(lr, sealed_only);
+	master_reader_set_limit(r, limit);
+	master_reader_set_limit(lr, limit);
+	for (;;) {
+		ra = master_reader_next(r, &a, &ca);
+		rb = master_reader_next(lr, &b, &cb);
+		ck_assert_int_eq(ra, rb);
+		if (ra != 1)
+			break;
+		ck_assert_uint_eq(a.offset, b.offset);
+		ck_assert_int_eq(a.event_ns, b.event_ns);
+		ck_assert_int_eq(a.ingest_ns, b.ingest_ns);
+		ck_assert_uint_eq(a.fields_len, b.fields_len);
+		ck_assert_int_eq(memcmp(a.fields, b.fields, a.fields_len), 0);
+		ck_assert_int_eq(a.meta == NULL, b.meta == NULL);
+		ck_assert_uint_eq(a.meta_len, b.meta_len);
+		if (a.meta != NULL)
+			ck_assert_int_eq(memcmp(a.meta, b.meta, a.meta_len),
+			    0);
+		/* And both are the record written. */
+		ck_assert_uint_eq(a.offset, from + n);
+		ck_assert_int_eq(a.event_ns, T0 + (int64_t)a.offset * 1000);
+		ck_assert_int_eq(a.ingest_ns, T0 - (int64_t)a.offset);
+		ck_assert_int_eq(a.meta != NULL, a.offset % 7 == 0);
+		if (a.offset % 11 != 3)
+			check_fields(a.fields, a.fields_len, a.offset);
+		n++;
+	}
+	ck_assert_uint_eq(master_reader_position(r),
+	    master_reader_position(lr));
+	if (ra == -1) {
+		ck_assert_str_eq(ca, cb);
+		free(cb);
+		*cause_out = ca;
+	} else
+		*cause_out = NULL;
+	master_reader_free(r);
+	master_reader_free(lr);
+	return (n);
+}
+
+START_TEST(test_lazy_reader)
+{
+	struct master_opts	 o = opts_small();
+	struct master_recovery	 rep;
+	struct master_stream	*ms;
+	struct master_stats	 st;
+	uint64_t		 from, starts[256];
+	uint8_t			*buf;
+	size_t			 len, nrec;
+	char			*cause = NULL, *path, want[512];
+	int			 sealed;
+
+	ms = open_ok("lz", &o, &rep);
+	for (from = 0; from < 600; from += 20) {
+		append_mixed(ms, from, from + 20);
+		ck_assert_int_eq(master_maybe_seal(ms, T0, &sealed, &cause), 0);
+	}
+	ck_assert_int_eq(master_seal(ms, T0, &cause), 0);
+	append_mixed(ms, 600, 620);		/* the active segment */
+	master_stats(ms, &st);
+	ck_assert_uint_ge(st.sealed_segments, 5);
+	ck_assert_uint_eq(st.active_first, 600);
+	master_close(ms);
+
+	for (from = 0; from < 630; from += 41) {
+		ck_assert_uint_eq(read_both("lz", from, 0, UINT64_MAX, &cause),
+		    from < 620 ? 620 - from : 0);
+		ck_assert_ptr_null(cause);
+		ck_assert_uint_eq(read_both("lz", from, 1, UINT64_MAX, &cause),
+		    from < 600 ? 600 - from : 0);
+		ck_assert_uint_eq(read_both("lz", from, 0, from + 45, &cause),
+		    from < 620 ? (from + 45 < 620 ? 45 : 620 - from) : 0);
+	}
+
+	/* A damaged record in a sealed segment stops both the same way. */
+	path = seg_path("lz", 0);
+	buf = slurp(path, &len);
+	nrec = record_starts(buf, len, starts, 255);
+	ck_assert_uint_gt(nrec, 10);
+	buf[starts[5] + 30] ^= 0x40;
+	spew(path, buf, len);
+	ck_assert_uint_eq(read_both("lz", 0, 0, UINT64_MAX, &cause), 5);
+	snprintf(want, sizeof(want), "%s: byte %" PRIu64 ": checksum mismatch",
+	    path, starts[5]);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	free(buf);
+	free(path);
+}
+END_TEST
+
 static Suite *
 master_suite(void)
 {
@@ -955,6 +1446,9 @@ master_suite(void)
 	tcase_add_test(tc, test_write_failure_rolls_back);
 	tcase_add_test(tc, test_meta_roundtrip);
 	tcase_add_test(tc, test_incomplete_batch_dropped);
+	tcase_add_test(tc, test_lazy_decode);
+	tcase_add_test(tc, test_lazy_decode_other_forms);
+	tcase_add_test(tc, test_lazy_reader);
 	suite_add_tcase(s, tc);
 	return (s);
 }
