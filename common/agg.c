@@ -165,7 +165,7 @@ agg_state_free(const struct agg_view *v, size_t m, struct agg_state *s)
 /* Fold one value (NULL: the event itself, for count) into a state. */
 static inline void
 state_fold(const struct agg_view *v, struct arena *a, size_t m,
-    struct agg_state *s, const struct agg_value *val)
+    struct agg_state *s, struct agg_value *val)
 {
 	const struct conf_metric	*cm = &v->cv->metrics[m];
 
@@ -198,7 +198,12 @@ state_fold(const struct agg_view *v, struct arena *a, size_t m,
 	case CONF_M_DISTINCT:
 		if (s->u.hll == NULL)
 			s->u.hll = hll_new_in(a, cm->precision);
-		hll_add(s->u.hll, val->raw, val->rawlen);
+		/* Two views counting the same field hash it once. */
+		if (!val->hashed) {
+			val->hash = hash64(val->raw, val->rawlen, 0);
+			val->hashed = 1;
+		}
+		hll_add_hash(s->u.hll, val->hash);
 		break;
 	case CONF_M_QUANTILE:
 		if (s->u.dds == NULL)
@@ -908,7 +913,7 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 	uint8_t				 b;
 
 	for (i = 0; i < nf; i++)
-		vals[i].present = 0;
+		vals[i].present = vals[i].hashed = 0;
 	msg_reader_init(&r, fields, len);
 	if (len > 0 && fields[0] >= 0x80 && fields[0] <= 0x8f) {
 		n = fields[0] & 0x0f;
@@ -936,7 +941,7 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 		}
 		at = i + 1;
 		val = &vals[i];
-		val->present = 0;	/* a repeated key: the last counts */
+		val->present = val->hashed = 0; /* a repeated key: the last counts */
 		val->raw = r.p;
 		if (r.p < end && (vn = agg_fast_value(fl[i].type, r.p, end,
 		    val)) != 0)
@@ -1030,7 +1035,7 @@ agg_bucket(struct agg_partial *p, int64_t event_ns)
  */
 int
 agg_fold_values(struct agg_partial *p, int64_t event_ns,
-    const struct agg_value *vals, char **cause)
+    struct agg_value *vals, char **cause)
 {
 	const struct agg_view	*v = p->v;
 	const struct conf_view	*cv = v->cv;
@@ -1158,11 +1163,9 @@ struct agg_sortkey {
 	struct agg_row	*row;
 };
 
-static int
-agg_sortkey_cmp(const void *pa, const void *pb)
+static inline int
+agg_sortkey_cmp(const struct agg_sortkey *a, const struct agg_sortkey *b)
 {
-	const struct agg_sortkey	*a = pa, *b = pb;
-
 	if (a->bucket != b->bucket)
 		return (a->bucket < b->bucket ? -1 : 1);
 	if (a->prefix[0] != b->prefix[0])
@@ -1172,16 +1175,56 @@ agg_sortkey_cmp(const void *pa, const void *pb)
 	return (agg_row_cmp(a->row, b->row));
 }
 
+/*
+ * Sort n keys: insertion sort of runs of 16, then merges through tmp
+ * (bottom up), with the comparison inlined.  Returns where the sorted
+ * keys are: v or tmp.
+ */
+static struct agg_sortkey *
+agg_sortkeys(struct agg_sortkey *v, struct agg_sortkey *tmp, size_t n)
+{
+	struct agg_sortkey	 x, *src = v, *dst = tmp, *t;
+	size_t			 i, j, lo, mid, hi, a, b, w;
+
+	for (lo = 0; lo < n; lo += 16) {
+		hi = lo + 16 < n ? lo + 16 : n;
+		for (i = lo + 1; i < hi; i++) {
+			x = v[i];
+			for (j = i; j > lo && agg_sortkey_cmp(&v[j - 1], &x) > 0;
+			    j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+	}
+	for (w = 16; w < n; w *= 2) {
+		for (lo = 0; lo < n; lo += 2 * w) {
+			mid = lo + w < n ? lo + w : n;
+			hi = lo + 2 * w < n ? lo + 2 * w : n;
+			for (a = lo, b = mid, i = lo; i < hi; i++) {
+				if (a < mid && (b >= hi ||
+				    agg_sortkey_cmp(&src[a], &src[b]) <= 0))
+					dst[i] = src[a++];
+				else
+					dst[i] = src[b++];
+			}
+		}
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	return (src);
+}
+
 /* The rows in order, in a new array (free it, not the rows). */
 struct agg_row **
 agg_sorted_rows(const struct agg_partial *p)
 {
-	struct agg_sortkey	*sk;
+	struct agg_sortkey	*sk, *sorted;
 	struct agg_row		**rows, *row;
 	size_t			  i, j, n = 0;
 	uint64_t		  x;
 
-	sk = xcalloc(p->nrows + 1, sizeof(*sk));
+	sk = xcalloc(2 * p->nrows + 1, sizeof(*sk));
 	for (i = 0; i < p->size; i++) {
 		if ((row = p->tab[i].row) == NULL)
 			continue;
@@ -1195,10 +1238,10 @@ agg_sorted_rows(const struct agg_partial *p)
 		}
 		sk[n++].row = row;
 	}
-	qsort(sk, n, sizeof(*sk), agg_sortkey_cmp);
+	sorted = agg_sortkeys(sk, sk + p->nrows, n);
 	rows = xcalloc(p->nrows + 1, sizeof(*rows));
 	for (i = 0; i < n; i++)
-		rows[i] = sk[i].row;
+		rows[i] = sorted[i].row;
 	free(sk);
 	return (rows);
 }

@@ -62,6 +62,9 @@ struct agg_value {
 	size_t		 slen;
 	const uint8_t	*raw;		/* the value's msgpack bytes */
 	size_t		 rawlen;
+	uint64_t	 hash;		/* hash64 of raw, seed 0, if hashed */
+	int		 hashed;	/* (computed once, by the first
+					   distinct metric that needs it) */
 };
 
 /* The state of one metric in one row; which member is the metric's kind. */
@@ -106,7 +109,7 @@ int		 agg_fold(struct agg_partial *, int64_t, const uint8_t *,
 int		 agg_decode(const struct conf_stream *, struct agg_value *,
 		    const uint8_t *, size_t, char **);
 int		 agg_fold_values(struct agg_partial *, int64_t,
-		    const struct agg_value *, char **);
+		    struct agg_value *, char **);
 int		 agg_merge(struct agg_partial *, const struct agg_partial *,
 		    char **);
 int		 agg_merge_move(struct agg_partial *, struct agg_partial *,
