@@ -138,9 +138,9 @@ struct ddsketch {
 	uint64_t	 count;
 	double		 min;		/* +inf when empty */
 	double		 max;		/* -inf when empty */
+	struct dds_store pos;		/* (before the long sum: an add */
+	struct dds_store neg;		/* by |x|	touches fewer lines) */
 	struct dds_sum	 sum;
-	struct dds_store pos;
-	struct dds_store neg;		/* by |x| */
 };
 
 /* The bucket of x > 0. */
