@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "agg.h"
+#include "arena.h"
 #include "batchd.h"
 #include "conf.h"
 #include "log.h"
@@ -888,6 +890,10 @@ run_once(struct batchd *d, uint64_t number)
 	for (i = 0; i < run.nviews; i++)
 		run_view_clear(&run.views[i]);
 	free(run.views);
+	/* Idle until the next run: give the memory back. */
+	arena_pool_trim();
+	sqlite3_db_release_memory(run_db);
+	malloc_trim(0);
 	pthread_mutex_lock(&d->sh.mu);
 	d->sh.last = run.st;
 	pthread_mutex_unlock(&d->sh.mu);
