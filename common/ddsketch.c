@@ -730,8 +730,8 @@ store_bytes(const struct dds_store *s)
 static void
 store_pack(const struct dds_store *s, msgpack_packer *pk)
 {
-	uint8_t		*buf;
-	size_t		 len = 0, k = 0;
+	uint8_t		 small[512], *buf;
+	size_t		 len = 0, k = 0, need;
 	uint64_t	 v;
 	int64_t		 j;
 
@@ -741,7 +741,9 @@ store_pack(const struct dds_store *s, msgpack_packer *pk)
 		msgpack_pack_bin(pk, 0);
 		return;
 	}
-	buf = xmalloc((size_t)(s->hi - s->lo + 1) * VARINT_MAX);
+	/* Most stores are narrow: no allocation for them. */
+	need = (size_t)(s->hi - s->lo + 1) * VARINT_MAX;
+	buf = need <= sizeof(small) ? small : xmalloc(need);
 	for (j = s->lo; j <= s->hi; j++) {
 		if (s->counts != NULL)
 			v = s->counts[j - s->offset];
@@ -758,7 +760,8 @@ store_pack(const struct dds_store *s, msgpack_packer *pk)
 	msgpack_pack_int64(pk, s->lo);
 	msgpack_pack_bin(pk, len);
 	msgpack_pack_bin_body(pk, buf, len);
-	free(buf);
+	if (buf != small)
+		free(buf);
 }
 
 /* One shortest-form LEB128 varint; NULL or a static reason. */

@@ -700,7 +700,7 @@ hll_pack(const struct hll *h, msgpack_packer *pk)
 {
 	const struct hll	*s;
 	struct hll		*tmp;
-	uint8_t			*out, *o;
+	uint8_t			 small[256], *out, *o;
 	uint32_t		 prev, d, v;
 	size_t			 i, len;
 
@@ -709,7 +709,8 @@ hll_pack(const struct hll *h, msgpack_packer *pk)
 		len = 0;
 		for (i = 0, prev = 0; i < s->nlist; prev = s->list[i++])
 			len += hll_varint_len(s->list[i] - prev);
-		out = xmalloc(len + 1);
+		/* Most lists are short: no allocation for them. */
+		out = len + 1 <= sizeof(small) ? small : xmalloc(len + 1);
 		o = out;
 		for (i = 0, prev = 0; i < s->nlist; prev = s->list[i++]) {
 			for (d = s->list[i] - prev; d >= 0x80; d >>= 7)
@@ -736,7 +737,8 @@ hll_pack(const struct hll *h, msgpack_packer *pk)
 	msgpack_pack_uint32(pk, (uint32_t)s->sparse);
 	msgpack_pack_bin(pk, len);
 	msgpack_pack_bin_body(pk, out, len);
-	free(out);
+	if (out != small)
+		free(out);
 	hll_free(tmp);
 }
 

@@ -505,13 +505,23 @@ topk_size(const struct topk *t)
 static const struct topk_entry **
 topk_sorted(const struct topk *t)
 {
-	const struct topk_entry	**v;
-	int			  i;
+	const struct topk_entry	**v, *x;
+	int			  i, j;
 
 	v = xcalloc((size_t)t->n + 1, sizeof(*v));
 	for (i = 0; i < t->n; i++)
 		v[i] = &t->e[i];
-	qsort(v, t->n, sizeof(*v), entry_ptr_qsort_cmp);
+	if (t->n > 32) {
+		qsort(v, t->n, sizeof(*v), entry_ptr_qsort_cmp);
+		return (v);
+	}
+	/* A few (every row's sketch is packed): insertion sort. */
+	for (i = 1; i < t->n; i++) {
+		x = v[i];
+		for (j = i; j > 0 && entry_cmp(v[j - 1], x) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
 	return (v);
 }
 
