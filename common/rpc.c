@@ -722,7 +722,7 @@ conn_dispatch(struct rpc_conn *c, const uint8_t *frame, size_t len)
 static void
 conn_process(struct rpc_conn *c)
 {
-	const uint8_t	*frame;
+	const uint8_t	*frame = NULL;
 	const char	*cause;
 	size_t		 len;
 	int		 r = 0;
