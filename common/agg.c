@@ -47,7 +47,7 @@
 #include "xmalloc.h"
 #include "xsum.h"
 
-#define AGG_KEY_MAX	65536		/* bytes of one group key */
+#define AGG_KEY_INIT	4096		/* the key buffer's first size */
 
 struct agg_view {
 	const struct conf_view	*cv;
@@ -77,7 +77,8 @@ struct agg_partial {
 	int64_t			 blo, bhi;	/* event ns of the last bucket */
 	int64_t			 bucket;	/* ... and its start, seconds */
 	struct agg_value	*vals;		/* scratch: one per field */
-	uint8_t			*keybuf;	/* scratch */
+	uint8_t			*keybuf;	/* scratch, keycap bytes */
+	size_t			 keycap;
 };
 
 /* Compile view cv of configuration c. */
@@ -496,7 +497,8 @@ agg_partial_new(const struct agg_view *v)
 	arena_init(&p->arena);
 	p->blo = p->bhi = 0;
 	p->vals = xcalloc(v->nfields + 1, sizeof(*p->vals));
-	p->keybuf = xmalloc(AGG_KEY_MAX);
+	p->keycap = AGG_KEY_INIT;
+	p->keybuf = xmalloc(p->keycap);
 	return (p);
 }
 
@@ -1030,8 +1032,8 @@ agg_bucket(struct agg_partial *p, int64_t event_ns)
 
 /*
  * Fold one decoded event (agg_decode) into p: filters, group key, metrics.
- * Returns 0 (also when the filters leave the event out), -1 on a group key
- * too long to keep.
+ * Returns 0, also when the filters leave the event out (-1 and *cause are
+ * kept for failures to come: none today).
  */
 int
 agg_fold_values(struct agg_partial *p, int64_t event_ns,
@@ -1041,26 +1043,36 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 	const struct conf_view	*cv = v->cv;
 	const struct agg_value	*val;
 	struct agg_row		*row;
-	uint8_t			*k = p->keybuf;
+	uint8_t			*k;
 	size_t			 i, klen;
 	int64_t			 bucket;
 	int			 fi;
 
+	(void)cause;
 	for (i = 0; i < cv->nfilters; i++)
 		if (!agg_filter(&cv->filters[i],
 		    &vals[cv->filters[i].field_idx]))
 			return (0);
-	/* The key: a msgpack array of the dimension values (nil: absent). */
+	/*
+	 * The key: a msgpack array of the dimension values (nil: absent).
+	 * No limit but memory: an event already stored must always fold
+	 * (its values are bounded by ingest's message size).
+	 */
+	for (klen = 1, i = 0; i < cv->ngroup; i++) {
+		val = &vals[cv->group_idx[i]];
+		klen += val->present ? val->rawlen : 1;
+	}
+	if (klen > p->keycap) {
+		while (p->keycap < klen)
+			p->keycap *= 2;
+		free(p->keybuf);
+		p->keybuf = xmalloc(p->keycap);
+	}
+	k = p->keybuf;
 	k[0] = 0x90 | (uint8_t)cv->ngroup;
 	klen = 1;
 	for (i = 0; i < cv->ngroup; i++) {
 		val = &vals[cv->group_idx[i]];
-		if (!val->present ? klen >= AGG_KEY_MAX :
-		    val->rawlen > AGG_KEY_MAX - klen) {
-			xasprintf(cause, "group key longer than %d bytes",
-			    AGG_KEY_MAX);
-			return (-1);
-		}
 		if (!val->present) {
 			k[klen++] = 0xc0;
 			continue;
@@ -1291,7 +1303,7 @@ agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
 		return (-1);
 	}
 	if (keylen < 1 || (key[0] & 0x0f) != v->cv->ngroup ||
-	    (key[0] & 0xf0) != 0x90 || keylen > AGG_KEY_MAX) {
+	    (key[0] & 0xf0) != 0x90) {
 		xasprintf(cause, "row: key of the wrong shape");
 		return (-1);
 	}

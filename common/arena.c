@@ -33,6 +33,10 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ARENA_DEBUG	1	/* one heap block per allocation */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_DEBUG	1	/* clang's way of saying it */
+#endif
 #endif
 
 struct arena_block {

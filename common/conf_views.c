@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "conf_int.h"
@@ -837,6 +838,7 @@ conf_view(struct loader *l, const char *path, const struct node *key,
 	struct view_ctx		 vc;
 	struct conf_view	 v;
 	char			*sub;
+	size_t			 i;
 
 	(void)arg;
 	if (!conf_valid_name(key->s, key->len)) {
@@ -849,6 +851,14 @@ conf_view(struct loader *l, const char *path, const struct node *key,
 		    "is %d", CONF_VIEWS_MAX);
 		return;
 	}
+	/* Their tables' names would clash: SQLite ignores case there. */
+	for (i = 0; i < c->nviews; i++)
+		if (strcasecmp(c->views[i].name, key->s) == 0) {
+			conf_error(l, key, "views", key->s, "view %s differs "
+			    "from view %s only in case", key->s,
+			    c->views[i].name);
+			return;
+		}
 	memset(&vc, 0, sizeof(vc));
 	memset(&v, 0, sizeof(v));
 	vc.path = path;

@@ -54,6 +54,7 @@ struct master_reader {
 	int			 sealed;
 	char			*path;
 	uint64_t		 first;		/* its first offset */
+	uint64_t		 last;		/* sealed: its last, per catalog */
 	uint64_t		 expect;	/* the offset of the next record */
 	uint64_t		 fileoff;	/* its byte in the file */
 	uint8_t			*map;		/* sealed: mapped */
@@ -229,6 +230,7 @@ reader_open_sealed(struct master_reader *r, size_t i, char **cause)
 	}
 	r->open = r->sealed = 1;
 	r->first = r->expect = r->cat[i].first;
+	r->last = r->cat[i].last;
 	r->fileoff = SEG_HEADER_SIZE;
 	return (0);
 }
@@ -336,8 +338,16 @@ reader_next_sealed(struct master_reader *r, struct seg_record *rec,
 {
 	const char	*why;
 
-	if (r->fileoff == r->maplen)
+	if (r->fileoff == r->maplen) {
+		/* Else it would be opened again for the offsets it lacks. */
+		if (r->expect <= r->last) {
+			xasprintf(cause, "%s: sealed segment ends at offset "
+			    "%" PRIu64 ", the catalog says its last is %" PRIu64,
+			    r->path, r->expect, r->last);
+			return (-1);
+		}
 		return (0);
+	}
 	switch ((r->lazy ? seg_record_decode_lazy : seg_record_decode)(
 	    r->map + r->fileoff, r->maplen - r->fileoff, rec, &why)) {
 	case SEG_OK:

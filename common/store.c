@@ -82,6 +82,8 @@ store_open(const char *path, int writer, char **cause)
 	    store_exec(db, "PRAGMA synchronous=NORMAL", cause) == -1 ||
 	    /* a chunk's transaction must not spill pages mid-way */
 	    store_exec(db, "PRAGMA cache_size=-262144", cause) == -1 ||
+	    /* the WAL file shrinks back after a rebuild's checkpoints */
+	    store_exec(db, "PRAGMA journal_size_limit=67108864", cause) == -1 ||
 	    store_exec(db,
 	    "CREATE TABLE IF NOT EXISTS lamina_meta(key TEXT PRIMARY KEY, "
 	    "value) WITHOUT ROWID;"
@@ -163,7 +165,7 @@ store_create_table(sqlite3 *db, const struct agg_view *v, const char *tbl,
 	size_t			 i;
 	int			 rc;
 
-	xasprintf(&sql, "CREATE TABLE IF NOT EXISTS \"%s\"(bucket INTEGER "
+	xasprintf(&sql, "CREATE TABLE \"%s\"(bucket INTEGER "
 	    "NOT NULL, key BLOB NOT NULL", tbl);
 	for (i = 0; i < cv->ngroup; i++) {
 		xasprintf(&t, "%s, \"d_%s\"", sql, cv->group_by[i]);
@@ -181,6 +183,25 @@ store_create_table(sqlite3 *db, const struct agg_view *v, const char *tbl,
 	rc = store_exec(db, t, cause);
 	free(t);
 	return (rc);
+}
+
+/* Is there a table named tbl (as SQLite compares names: ignoring case)? */
+int
+store_table_exists(sqlite3 *db, const char *tbl, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE "
+	    "type = 'table' AND name = ? COLLATE NOCASE", -1, &st,
+	    NULL) != SQLITE_OK)
+		return (store_err(db, cause, "table exists"));
+	sqlite3_bind_text(st, 1, tbl, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return (store_err(db, cause, "table exists"));
+	return (rc == SQLITE_ROW);
 }
 
 int

@@ -91,6 +91,7 @@ char		*store_table_name(const char *, uint64_t);
 int		 store_create_table(sqlite3 *, const struct agg_view *,
 		    const char *, char **);
 int		 store_drop_table(sqlite3 *, const char *, char **);
+int		 store_table_exists(sqlite3 *, const char *, char **);
 int		 store_get_view(sqlite3 *, const char *, const char *,
 		    struct store_view *, char **);
 int		 store_put_view(sqlite3 *, const char *,

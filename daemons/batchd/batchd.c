@@ -65,7 +65,10 @@ batchd_done_cb(int fd, short events, void *arg)
 	if (read(fd, &v, sizeof(v)) == -1)
 		return;
 	batchd_run_done(d);
-	notify_status("run %llu done", (unsigned long long)d->sh.runs_done);
+	pthread_mutex_lock(&d->sh.mu);
+	v = d->sh.runs_done;
+	pthread_mutex_unlock(&d->sh.mu);
+	notify_status("run %llu done", (unsigned long long)v);
 	if (d->stopping) {
 		pthread_mutex_lock(&d->sh.mu);
 		v = d->sh.running || d->sh.want_run;

@@ -119,55 +119,6 @@ struct pipeline {
 
 static sqlite3	*run_db;		/* the runner's connection */
 
-/*
- * The checkpointer: copies the WAL into views.db on its own connection
- * (PASSIVE: it never blocks the writer), poked after every commit, so the
- * runner never stops to checkpoint (it has wal_autocheckpoint off) and the
- * WAL stays about one chunk long.
- */
-static struct {
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	pthread_t	 thread;
-	sqlite3		*db;
-	int		 want;
-	int		 quit;
-} ckpt = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL,
-	0, 0 };
-
-static void *
-ckpt_main(void *arg)
-{
-	int	rc, nlog, ndone;
-
-	(void)arg;
-	pthread_mutex_lock(&ckpt.mu);
-	for (;;) {
-		while (!ckpt.want && !ckpt.quit)
-			pthread_cond_wait(&ckpt.cv, &ckpt.mu);
-		if (!ckpt.want)
-			break;
-		ckpt.want = 0;
-		pthread_mutex_unlock(&ckpt.mu);
-		rc = sqlite3_wal_checkpoint_v2(ckpt.db, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			log_warnx("checkpoint: %s", sqlite3_errmsg(ckpt.db));
-		pthread_mutex_lock(&ckpt.mu);
-	}
-	pthread_mutex_unlock(&ckpt.mu);
-	return (NULL);
-}
-
-/* Ask for a checkpoint (after a commit). */
-static void
-ckpt_poke(void)
-{
-	pthread_mutex_lock(&ckpt.mu);
-	ckpt.want = 1;
-	pthread_cond_signal(&ckpt.cv);
-	pthread_mutex_unlock(&ckpt.mu);
-}
 
 static int	run_new_build_txn(struct run *, struct run_view *, char **);
 
@@ -187,22 +138,9 @@ batchd_open_store(struct batchd *d, char **cause)
 	char	*path;
 
 	xasprintf(&path, "%s/%s", d->conf->data_dir, STORE_FILE);
-	if ((run_db = store_open(path, 1, cause)) == NULL) {
-		free(path);
-		return (-1);
-	}
-	if (store_exec(run_db, "PRAGMA wal_autocheckpoint=0", cause) == -1 ||
-	    (ckpt.db = store_open(path, 1, cause)) == NULL) {
-		free(path);
-		store_close(run_db);
-		run_db = NULL;
-		return (-1);
-	}
+	run_db = store_open(path, 1, cause);
 	free(path);
-	if ((errno = pthread_create(&ckpt.thread, NULL, ckpt_main,
-	    NULL)) != 0)
-		fatal("pthread_create");
-	return (0);
+	return (run_db == NULL ? -1 : 0);
 }
 
 static void
@@ -264,6 +202,8 @@ static int
 run_new_build_txn(struct run *run, struct run_view *rv, char **cause)
 {
 	char	*tbl, *t;
+	int64_t	 ms;
+	int	 rc;
 
 	if (rv->has_build) {
 		if (store_drop_table(run->db, rv->build.tbl, cause) == -1 ||
@@ -272,8 +212,18 @@ run_new_build_txn(struct run *run, struct run_view *rv, char **cause)
 			return (-1);
 		store_view_clear(&rv->build);
 	}
+	/* A name no table has, whatever the clock did. */
 	tbl = store_table_name(rv->cv->name, rv->cv->fingerprint);
-	xasprintf(&t, "%s_%" PRId64, tbl, batchd_now() / 1000000);
+	for (ms = batchd_now() / 1000000;; ms++) {
+		xasprintf(&t, "%s_%" PRId64, tbl, ms);
+		if ((rc = store_table_exists(run->db, t, cause)) == 0)
+			break;
+		free(t);
+		if (rc == -1) {
+			free(tbl);
+			return (-1);
+		}
+	}
 	free(tbl);
 	memset(&rv->build, 0, sizeof(rv->build));
 	rv->build.name = xstrdup(rv->cv->name);
@@ -361,9 +311,11 @@ run_reload_target(struct run *run, struct run_view *rv)
 	rc = store_get_view(run->db, rv->to_build ? "lamina_builds" :
 	    "lamina_views", rv->cv->name, &sv, &cause);
 	if (rc != 1) {
+		/* What was committed before the stream began, at least. */
 		log_warnx("view %s: rereading its state: %s", rv->cv->name,
 		    rc == 0 ? "gone" : cause);
 		free(cause);
+		rv->target->horizon = rv->fold_from;
 		return;
 	}
 	store_view_clear(rv->target);
@@ -550,7 +502,6 @@ pipe_write_view(struct pipeline *pl, struct chunk *c, size_t v, char **cause)
 		if (sr->row->bucket > rv->maxb)
 			rv->maxb = sr->row->bucket;
 	}
-	run->st.rows += n;
 	rv->target->horizon = c->horizon[v];
 	rv->target->segments += c->segs[v];
 	rv->target->events += agg_events(part);
@@ -578,8 +529,6 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 		rc = store_commit(run->db, cause);
 	if (rc == -1)
 		store_rollback(run->db);
-	else
-		ckpt_poke();
 	return (rc);
 }
 
@@ -659,6 +608,9 @@ pipe_run(struct pipeline *pl, char **cause)
 		else {
 			run->st.events += c->events;
 			run->st.segments += c->end - c->first;
+			for (v = 0; v < pl->nviews; v++)
+				if (c->parts[v] != NULL)
+					run->st.rows += agg_rows(c->parts[v]);
 		}
 		pipe_release(pl, c);
 		pthread_mutex_lock(&pl->mu);
@@ -886,7 +838,6 @@ run_once(struct batchd *d, uint64_t number)
 		    run.st.events / (run.st.duration_ns / 1e9) : 0.0,
 		    run.st.rows);
 	run_publish(&run);
-	ckpt_poke();
 	for (i = 0; i < run.nviews; i++)
 		run_view_clear(&run.views[i]);
 	free(run.views);
@@ -929,14 +880,6 @@ batchd_runner(void *arg)
 		    errno == EINTR)
 			;
 	}
-	/* A last checkpoint, then the checkpointer goes. */
-	pthread_mutex_lock(&ckpt.mu);
-	ckpt.want = ckpt.quit = 1;
-	pthread_cond_signal(&ckpt.cv);
-	pthread_mutex_unlock(&ckpt.mu);
-	pthread_join(ckpt.thread, NULL);
-	store_close(ckpt.db);
-	ckpt.db = NULL;
 	store_close(run_db);
 	run_db = NULL;
 	return (NULL);

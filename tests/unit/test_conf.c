@@ -640,6 +640,13 @@ static const struct bad_case bad_streams[] = {
 			"user: string, status: int, bytes: int, lat: float, " \
 			"bot: bool}}\nviews:\n  v:\n"
 static const struct bad_case bad_views[] = {
+	/* Names equal but for case: their SQLite tables would be one. */
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "  V: {stream: pv, bucket: 1d, metrics: {n: count}}\n", {
+	    ":10:3: views: view V differs from view v only in case (V)" } },
 	/* The keys of a view; without a stream nothing else is checked. */
 	{ VHEAD
 	    "    stream: pv\n"

@@ -1423,6 +1423,67 @@ START_TEST(test_lazy_reader)
 }
 END_TEST
 
+/*
+ * A sealed segment shorter than its catalog entry says (a damaged catalog
+ * whose entry still checks): the reader fails naming the segment, rather
+ * than opening it again and again for the offsets it lacks.
+ */
+START_TEST(test_segment_short_of_catalog)
+{
+	struct master_opts	 o = opts_small();
+	struct master_recovery	 rep;
+	struct master_stream	*ms;
+	struct master_reader	*r;
+	struct master_record	 rec;
+	struct cat_entry	*cat;
+	uint8_t			 ent[CAT_ENTRY_SIZE];
+	size_t			 ncat, valid;
+	char			*dir, *catpath, *cause = NULL, want[512];
+	uint64_t		 n = 0;
+	int			 fd, rc, lazy;
+
+	ms = open_ok("k", &o, &rep);
+	append_range(ms, 0, 10, 1);
+	ck_assert_int_eq(master_seal(ms, T0, &cause), 0);
+	master_close(ms);
+	dir = master_stream_dir(tmpdir, "k");
+	ck_assert_int_eq(master_catalog_read(dir, &cat, &ncat, &valid,
+	    &cause), 0);
+	ck_assert_uint_eq(ncat, 1);
+	ck_assert_uint_eq(cat[0].last, 9);
+	cat[0].last++;
+	cat[0].count++;
+	cat_entry_encode(ent, &cat[0]);
+	if (asprintf(&catpath, "%s/catalog", dir) == -1)
+		abort();
+	ck_assert_int_ne(fd = open(catpath, O_WRONLY), -1);
+	ck_assert_int_eq(pwrite(fd, ent, sizeof(ent), CAT_HEADER_SIZE),
+	    (ssize_t)sizeof(ent));
+	close(fd);
+	for (lazy = 0; lazy < 2; lazy++) {
+		r = master_reader_open(tmpdir, "k", 0, &cause);
+		ck_assert_ptr_nonnull(r);
+		master_reader_sealed_only(r, 1);
+		master_reader_lazy(r, lazy);
+		master_reader_set_limit(r, 11);
+		for (n = 0; (rc = master_reader_next(r, &rec, &cause)) == 1;
+		    n++)
+			ck_assert_uint_lt(n, 10);
+		ck_assert_int_eq(rc, -1);
+		ck_assert_uint_eq(n, 10);
+		snprintf(want, sizeof(want), "%s/%020d.seg: sealed segment "
+		    "ends at offset 10, the catalog says its last is 10", dir,
+		    0);
+		ck_assert_str_eq(cause, want);
+		free(cause);
+		master_reader_free(r);
+	}
+	free(cat);
+	free(catpath);
+	free(dir);
+}
+END_TEST
+
 static Suite *
 master_suite(void)
 {
@@ -1449,6 +1510,7 @@ master_suite(void)
 	tcase_add_test(tc, test_lazy_decode);
 	tcase_add_test(tc, test_lazy_decode_other_forms);
 	tcase_add_test(tc, test_lazy_reader);
+	tcase_add_test(tc, test_segment_short_of_catalog);
 	suite_add_tcase(s, tc);
 	return (s);
 }
