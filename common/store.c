@@ -82,8 +82,8 @@ store_open(const char *path, int writer, char **cause)
 	    store_exec(db, "PRAGMA synchronous=NORMAL", cause) == -1 ||
 	    /* a chunk's transaction must not spill pages mid-way */
 	    store_exec(db, "PRAGMA cache_size=-262144", cause) == -1 ||
-	    /* the WAL file shrinks back after a rebuild's checkpoints */
-	    store_exec(db, "PRAGMA journal_size_limit=67108864", cause) == -1 ||
+	    /* a WAL file longer than this shrinks back when it restarts */
+	    store_exec(db, "PRAGMA journal_size_limit=268435456", cause) == -1 ||
 	    store_exec(db,
 	    "CREATE TABLE IF NOT EXISTS lamina_meta(key TEXT PRIMARY KEY, "
 	    "value) WITHOUT ROWID;"

@@ -32,6 +32,7 @@
  */
 
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <malloc.h>
@@ -119,6 +120,80 @@ struct pipeline {
 
 static sqlite3	*run_db;		/* the runner's connection */
 
+/*
+ * The checkpointer: copies the WAL into views.db on its own connection
+ * (PASSIVE: it never blocks the writer), poked after every commit, so the
+ * runner does not stop for each checkpoint and its fsync (it has
+ * wal_autocheckpoint off).  SQLite starts the WAL over only when a writer
+ * begins after a checkpoint has finished, so once the WAL passes
+ * CKPT_WAL_MAX the runner waits for the checkpoint under way before its
+ * next transaction: the WAL stays bounded.
+ */
+#define CKPT_WAL_MAX	(256LL << 20)
+
+static struct {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	pthread_t	 thread;
+	sqlite3		*db;
+	char		*wal;		/* the WAL file's path */
+	int		 want;
+	int		 busy;
+	int		 quit;
+} ckpt = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL,
+	NULL, 0, 0, 0 };
+
+static void *
+ckpt_main(void *arg)
+{
+	int	rc, nlog, ndone;
+
+	(void)arg;
+	pthread_mutex_lock(&ckpt.mu);
+	for (;;) {
+		while (!ckpt.want && !ckpt.quit)
+			pthread_cond_wait(&ckpt.cv, &ckpt.mu);
+		if (!ckpt.want)
+			break;
+		ckpt.want = 0;
+		ckpt.busy = 1;
+		pthread_mutex_unlock(&ckpt.mu);
+		rc = sqlite3_wal_checkpoint_v2(ckpt.db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			log_warnx("checkpoint: %s", sqlite3_errmsg(ckpt.db));
+		pthread_mutex_lock(&ckpt.mu);
+		ckpt.busy = 0;
+		pthread_cond_broadcast(&ckpt.cv);
+	}
+	pthread_mutex_unlock(&ckpt.mu);
+	return (NULL);
+}
+
+/* Ask for a checkpoint (after a commit). */
+static void
+ckpt_poke(void)
+{
+	pthread_mutex_lock(&ckpt.mu);
+	ckpt.want = 1;
+	pthread_cond_broadcast(&ckpt.cv);
+	pthread_mutex_unlock(&ckpt.mu);
+}
+
+/* Before a transaction: if the WAL is long, let the checkpoint finish. */
+static void
+ckpt_bound(void)
+{
+	struct stat	sb;
+
+	if (stat(ckpt.wal, &sb) == -1 || sb.st_size < CKPT_WAL_MAX)
+		return;
+	pthread_mutex_lock(&ckpt.mu);
+	while (ckpt.want || ckpt.busy)
+		pthread_cond_wait(&ckpt.cv, &ckpt.mu);
+	pthread_mutex_unlock(&ckpt.mu);
+}
+
 
 static int	run_new_build_txn(struct run *, struct run_view *, char **);
 
@@ -138,9 +213,23 @@ batchd_open_store(struct batchd *d, char **cause)
 	char	*path;
 
 	xasprintf(&path, "%s/%s", d->conf->data_dir, STORE_FILE);
-	run_db = store_open(path, 1, cause);
+	if ((run_db = store_open(path, 1, cause)) == NULL) {
+		free(path);
+		return (-1);
+	}
+	if (store_exec(run_db, "PRAGMA wal_autocheckpoint=0", cause) == -1 ||
+	    (ckpt.db = store_open(path, 1, cause)) == NULL) {
+		free(path);
+		store_close(run_db);
+		run_db = NULL;
+		return (-1);
+	}
+	xasprintf(&ckpt.wal, "%s-wal", path);
 	free(path);
-	return (run_db == NULL ? -1 : 0);
+	if ((errno = pthread_create(&ckpt.thread, NULL, ckpt_main,
+	    NULL)) != 0)
+		fatal("pthread_create");
+	return (0);
 }
 
 static void
@@ -521,6 +610,7 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 	size_t		 v;
 	int		 rc;
 
+	ckpt_bound();
 	if (store_begin(run->db, cause) == -1)
 		return (-1);
 	for (rc = 0, v = 0; v < pl->nviews && rc == 0; v++)
@@ -529,6 +619,8 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 		rc = store_commit(run->db, cause);
 	if (rc == -1)
 		store_rollback(run->db);
+	else
+		ckpt_poke();
 	return (rc);
 }
 
@@ -838,6 +930,7 @@ run_once(struct batchd *d, uint64_t number)
 		    run.st.events / (run.st.duration_ns / 1e9) : 0.0,
 		    run.st.rows);
 	run_publish(&run);
+	ckpt_poke();
 	for (i = 0; i < run.nviews; i++)
 		run_view_clear(&run.views[i]);
 	free(run.views);
@@ -880,6 +973,16 @@ batchd_runner(void *arg)
 		    errno == EINTR)
 			;
 	}
+	/* A last checkpoint, then the checkpointer goes. */
+	pthread_mutex_lock(&ckpt.mu);
+	ckpt.want = ckpt.quit = 1;
+	pthread_cond_broadcast(&ckpt.cv);
+	pthread_mutex_unlock(&ckpt.mu);
+	pthread_join(ckpt.thread, NULL);
+	store_close(ckpt.db);
+	ckpt.db = NULL;
+	free(ckpt.wal);
+	ckpt.wal = NULL;
 	store_close(run_db);
 	run_db = NULL;
 	return (NULL);
