@@ -334,7 +334,7 @@ run_plan(struct run *run, char **cause)
 	struct conf		*c = run->d->conf;
 	struct run_view		*rv;
 	size_t			 i;
-	int			 rc, recompute;
+	int			 rc, recompute, resume;
 
 	run->views = xcalloc(c->nviews + 1, sizeof(*run->views));
 	for (i = 0; i < c->nviews; i++) {
@@ -352,8 +352,16 @@ run_plan(struct run *run, char **cause)
 			return (-1);
 		rv->has_build = rc;
 		recompute = run_take_recompute(run->d, rv->cv->name);
+		/*
+		 * A rebuild of the published definition is a recompute cut
+		 * short (a failed run, a restart): it goes on, so a
+		 * recompute asked for once is done whatever happens.
+		 */
+		resume = rv->has_pub && rv->has_build &&
+		    strcmp(rv->pub.fingerprint, rv->fp) == 0 &&
+		    strcmp(rv->build.fingerprint, rv->fp) == 0;
 		if (rv->has_pub && strcmp(rv->pub.fingerprint, rv->fp) == 0 &&
-		    !recompute) {
+		    !recompute && !resume) {
 			if (rv->has_build) {	/* an abandoned rebuild */
 				if (store_begin(run->db, cause) == -1)
 					return (-1);

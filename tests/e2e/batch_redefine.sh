@@ -6,7 +6,8 @@
 # rebuild runs abandons the rebuild.  The rebuilt rows equal the oracle's
 # for the new definitions.  lamina recompute VIEW rebuilds a view from
 # scratch into a new table with the same rows; an unknown view is refused,
-# by the CLI and by the daemon.
+# by the CLI and by the daemon.  A recompute cut short by SIGKILL goes on
+# after the restart.
 . "$LAMINA_TOP/tests/e2e/lib.sh"
 . "$LAMINA_TOP/tests/e2e/helpers/batch_lib.sh"
 watchdog 60
@@ -166,6 +167,40 @@ expect_eq "recompute ghost: stderr" "$(cat "$T/ghost.err")" \
     "lamina: recompute: recompute: no view ghost"
 expect_eq "tables after the refusals" "$(tables)" \
     "$(sorted "$tbl1_fine" "$tbl3" "$tbl2_status_daily")"
+
+
+# --- a recompute cut short goes on after a restart -----------------------------
+# A recompute asked for once is done whatever happens: lamina-batchd killed
+# during it, the rebuild of the published definition is resumed (not
+# dropped as abandoned, not started over) and switched in.
+bstop batchd "$BATCHD" "$BATCHLOG"
+BATCH_WORKERS=1 bconf $V2
+bstart batchd
+brun
+lam recompute fine > "$T/cut.out" 2>&1 &
+RPID=$!
+oracle wait "$DB" lamina_builds fine 1 30 "$BATCHLOG" >/dev/null ||
+    fail "no recompute progress: $(cat "$BATCHLOG")"
+bkill9 "$BATCHD"
+wait "$RPID" 2>/dev/null
+expect_eq "a recompute in progress at the kill (else make it longer)" \
+    "$(q "SELECT name FROM lamina_builds")" fine
+tbl4=$(q "SELECT tbl FROM lamina_builds WHERE name = 'fine'")
+bstart batchd
+brun
+bexpect_log "$BATCHLOG" <<EOR
+<6>lamina-batchd: view fine: rebuilt \(fingerprint $fp1_fine\) and switched in; dropped $tbl1_fine
+EOR
+! grep -q "view fine: rebuilding" "$BATCHLOG" ||
+    fail "the recompute started over: $(cat "$BATCHLOG")"
+expect_eq "fine's table after the resumed recompute" \
+    "$(view_col fine tbl)" "$tbl4"
+expect_eq "lamina_builds after the resumed recompute" \
+    "$(q "SELECT count(*) FROM lamina_builds")" 0
+expect_eq "tables after the resumed recompute" "$(tables)" \
+    "$(sorted "$tbl4" "$tbl3" "$tbl2_status_daily")"
+oracle check "$DB" "$T/ev.jsonl" "$SEGS" $V2 ||
+    fail "after the resumed recompute: views differ from the oracle"
 
 bstop batchd "$BATCHD" "$BATCHLOG"
 for f in "$T"/*.log; do bno_sanitizer "$f"; done
