@@ -36,6 +36,7 @@
 #include "master.h"
 #include "msg.h"
 #include "segment.h"
+#include "testlib.h"
 
 #define T0	((int64_t)1700000000 * 1000000000)	/* an event time */
 
@@ -935,25 +936,6 @@ START_TEST(test_incomplete_batch_dropped)
 }
 END_TEST
 
-/* Hex digits (spaces ignored) into out; returns the length. */
-static size_t
-unhex(const char *hex, uint8_t *out)
-{
-	size_t		n = 0;
-	unsigned int	byte;
-
-	while (*hex != '\0') {
-		if (*hex == ' ') {
-			hex++;
-			continue;
-		}
-		ck_assert_int_eq(sscanf(hex, "%2x", &byte), 1);
-		out[n++] = (uint8_t)byte;
-		hex += 2;
-	}
-	return (n);
-}
-
 /*
  * The lazy record decoder against the full one.  decode_both() decodes a
  * copy of buf[len] in a heap block of its exact size (so that ASan sees
@@ -1214,7 +1196,7 @@ START_TEST(test_lazy_decode_other_forms)
 	size_t			 i, plen, len;
 
 	for (i = 0; i < nitems(cases); i++) {
-		plen = unhex(cases[i].hex, payload);
+		plen = testlib_unhex(cases[i].hex, payload);
 		len = frame_record(buf, payload, plen);
 		if (cases[i].why != NULL) {
 			ck_assert_msg(decode_both(buf, len, &rec, &why) ==
@@ -1239,7 +1221,7 @@ START_TEST(test_lazy_decode_other_forms)
 	 * the full decoder refuses it; the lazy one takes them all as the
 	 * fields, for agg_decode to refuse.
 	 */
-	plen = unhex("94 cf 0000000000000005 d3 0000000000000007 "
+	plen = testlib_unhex("94 cf 0000000000000005 d3 0000000000000007 "
 	    "d3 ffffffffffffffff 81 a1 61 01 c0", payload);
 	len = frame_record(buf, payload, plen);
 	ck_assert_int_eq(seg_record_decode(buf, len, &rec, &why), SEG_BAD);

@@ -26,8 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
 #include <event2/event.h>
 
+#include "conf.h"
 #include "testlib.h"
 #include "xmalloc.h"
 
@@ -196,4 +198,47 @@ testlib_loop_for(struct event_base *base, int ms)
 	tv.tv_usec = (ms % 1000) * 1000;
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
+}
+
+/*
+ * Load a configuration made of body (streams, views...) after data_dir and
+ * run_dir set to dir; it must load without an error.
+ */
+struct conf *
+testlib_conf(const char *dir, const char *body)
+{
+	struct conf	*c;
+	FILE		*f;
+	char		*path, **errs;
+	size_t		 n, i;
+
+	path = testlib_path(dir, "lamina.yaml");
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "data_dir: %s\nrun_dir: %s\n%s", dir, dir, body);
+	ck_assert_int_eq(fclose(f), 0);
+	c = conf_load(path, &errs, &n);
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "%s\n", errs[i]);
+	ck_assert_msg(c != NULL && n == 0, "%s: %zu errors", path, n);
+	free(path);
+	return (c);
+}
+
+/* Hex digits (spaces ignored) into out; returns the length. */
+size_t
+testlib_unhex(const char *hex, uint8_t *out)
+{
+	size_t		n = 0;
+	unsigned int	byte;
+
+	while (*hex != '\0') {
+		if (*hex == ' ') {
+			hex++;
+			continue;
+		}
+		ck_assert_int_eq(sscanf(hex, "%2x", &byte), 1);
+		out[n++] = (uint8_t)byte;
+		hex += 2;
+	}
+	return (n);
 }

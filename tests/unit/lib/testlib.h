@@ -21,10 +21,14 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
+struct conf;
 struct event_base;
 
 char	*testlib_tmpdir(void);
+struct conf *testlib_conf(const char *, const char *);
+size_t	 testlib_unhex(const char *, uint8_t *);
 void	 testlib_rmtree(const char *);
 char	*testlib_path(const char *, const char *);
 int	 testlib_wait_fd(int, short, int);
