@@ -664,25 +664,6 @@ agg_find_row(struct agg_partial *p, int64_t bucket, const uint8_t *key,
  * reader; anything else goes through it, with the same result.
  */
 
-static inline uint16_t
-agg_be16(const uint8_t *p)
-{
-	return ((uint16_t)(p[0] << 8 | p[1]));
-}
-
-static inline uint32_t
-agg_be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
-static inline uint64_t
-agg_be64(const uint8_t *p)
-{
-	return ((uint64_t)agg_be32(p) << 32 | agg_be32(p + 4));
-}
-
 /*
  * An integer at p (before end) in one of the fast encodings: its size in
  * bytes, or 0 if it is not one (or a uint past INT64_MAX).
@@ -710,15 +691,15 @@ agg_fast_int(const uint8_t *p, const uint8_t *end, int64_t *v)
 	case 0xcd:
 		if (end - p < 3)
 			return (0);
-		*v = agg_be16(p + 1);
+		*v = msg_be16(p + 1);
 		return (3);
 	case 0xce:
 		if (end - p < 5)
 			return (0);
-		*v = agg_be32(p + 1);
+		*v = msg_be32(p + 1);
 		return (5);
 	case 0xcf:
-		if (end - p < 9 || (u = agg_be64(p + 1)) > INT64_MAX)
+		if (end - p < 9 || (u = msg_be64(p + 1)) > INT64_MAX)
 			return (0);
 		*v = (int64_t)u;
 		return (9);
@@ -730,17 +711,17 @@ agg_fast_int(const uint8_t *p, const uint8_t *end, int64_t *v)
 	case 0xd1:
 		if (end - p < 3)
 			return (0);
-		*v = (int16_t)agg_be16(p + 1);
+		*v = (int16_t)msg_be16(p + 1);
 		return (3);
 	case 0xd2:
 		if (end - p < 5)
 			return (0);
-		*v = (int32_t)agg_be32(p + 1);
+		*v = (int32_t)msg_be32(p + 1);
 		return (5);
 	case 0xd3:
 		if (end - p < 9)
 			return (0);
-		*v = (int64_t)agg_be64(p + 1);
+		*v = (int64_t)msg_be64(p + 1);
 		return (9);
 	}
 	return (0);
@@ -786,13 +767,13 @@ agg_fast_value(enum conf_ftype t, const uint8_t *p, const uint8_t *end,
 		if (b == 0xcb) {
 			if (end - p < 9)
 				return (0);
-			u = agg_be64(p + 1);
+			u = msg_be64(p + 1);
 			memcpy(&val->f, &u, sizeof(val->f));
 			n = 9;
 		} else if (b == 0xca) {
 			if (end - p < 5)
 				return (0);
-			u32 = agg_be32(p + 1);
+			u32 = msg_be32(p + 1);
 			memcpy(&f32, &u32, sizeof(f32));
 			val->f = f32;
 			n = 5;

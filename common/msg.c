@@ -39,25 +39,6 @@ struct msg_head {
 	int8_t		ext;		/* MSG_T_EXT type */
 };
 
-static uint16_t
-be16(const uint8_t *p)
-{
-	return ((uint16_t)p[0] << 8 | p[1]);
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return ((uint64_t)be32(p) << 32 | be32(p + 4));
-}
-
 /*
  * Decode the header at p, of which n bytes are available.  Returns 1 with
  * h filled, 0 if more bytes are needed to read the header, -1 on a byte that
@@ -124,18 +105,18 @@ msg_head(const uint8_t *p, size_t n, struct msg_head *h)
 		if (h->hsize == 2)
 			h->len = p[1];
 		else if (h->hsize == 3)
-			h->len = be16(p + 1);
+			h->len = msg_be16(p + 1);
 		else
-			h->len = be32(p + 1);
+			h->len = msg_be32(p + 1);
 		break;
 	case 0xc7: case 0xc8: case 0xc9:
 		h->type = MSG_T_EXT;
 		if (b == 0xc7)
 			h->len = p[1];
 		else if (b == 0xc8)
-			h->len = be16(p + 1);
+			h->len = msg_be16(p + 1);
 		else
-			h->len = be32(p + 1);
+			h->len = msg_be32(p + 1);
 		h->ext = (int8_t)p[h->hsize - 1];
 		break;
 	case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
@@ -145,13 +126,13 @@ msg_head(const uint8_t *p, size_t n, struct msg_head *h)
 		break;
 	case 0xca:
 		h->type = MSG_T_FLOAT;
-		u32 = be32(p + 1);
+		u32 = msg_be32(p + 1);
 		memcpy(&f32, &u32, sizeof(f32));
 		h->f = f32;
 		break;
 	case 0xcb:
 		h->type = MSG_T_FLOAT;
-		u64 = be64(p + 1);
+		u64 = msg_be64(p + 1);
 		memcpy(&h->f, &u64, sizeof(h->f));
 		break;
 	case 0xcc: case 0xcd: case 0xce: case 0xcf:
@@ -159,21 +140,21 @@ msg_head(const uint8_t *p, size_t n, struct msg_head *h)
 		if (b == 0xcc)
 			h->u = p[1];
 		else if (b == 0xcd)
-			h->u = be16(p + 1);
+			h->u = msg_be16(p + 1);
 		else if (b == 0xce)
-			h->u = be32(p + 1);
+			h->u = msg_be32(p + 1);
 		else
-			h->u = be64(p + 1);
+			h->u = msg_be64(p + 1);
 		break;
 	case 0xd0: case 0xd1: case 0xd2: case 0xd3:
 		if (b == 0xd0)
 			h->i = (int8_t)p[1];
 		else if (b == 0xd1)
-			h->i = (int16_t)be16(p + 1);
+			h->i = (int16_t)msg_be16(p + 1);
 		else if (b == 0xd2)
-			h->i = (int32_t)be32(p + 1);
+			h->i = (int32_t)msg_be32(p + 1);
 		else
-			h->i = (int64_t)be64(p + 1);
+			h->i = (int64_t)msg_be64(p + 1);
 		/* A non-negative value sent in a signed encoding is a uint. */
 		if (h->i >= 0) {
 			h->type = MSG_T_UINT;
@@ -183,12 +164,12 @@ msg_head(const uint8_t *p, size_t n, struct msg_head *h)
 		break;
 	case 0xdc: case 0xdd:
 		h->type = MSG_T_ARRAY;
-		h->count = b == 0xdc ? be16(p + 1) : be32(p + 1);
+		h->count = b == 0xdc ? msg_be16(p + 1) : msg_be32(p + 1);
 		break;
 	case 0xde: case 0xdf:
 		h->type = MSG_T_MAP;
-		h->count = 2 * (uint64_t)(b == 0xde ? be16(p + 1) :
-		    be32(p + 1));
+		h->count = 2 * (uint64_t)(b == 0xde ? msg_be16(p + 1) :
+		    msg_be32(p + 1));
 		break;
 	}
 	return (1);
@@ -664,17 +645,17 @@ msg_ext_time(int8_t type, const uint8_t *p, size_t len, int64_t *secs,
 
 	*nsec = 0;
 	if (type == 0 && len == 8) {
-		*secs = be32(p);
-		*nsec = be32(p + 4);
+		*secs = msg_be32(p);
+		*nsec = msg_be32(p + 4);
 	} else if (type == -1 && len == 4)
-		*secs = be32(p);
+		*secs = msg_be32(p);
 	else if (type == -1 && len == 8) {
-		v = be64(p);
+		v = msg_be64(p);
 		*nsec = (int64_t)(v >> 34);
 		*secs = (int64_t)(v & 0x3ffffffffULL);
 	} else if (type == -1 && len == 12) {
-		*nsec = be32(p);
-		*secs = (int64_t)be64(p + 4);
+		*nsec = msg_be32(p);
+		*secs = (int64_t)msg_be64(p + 4);
 	} else
 		return (-1);
 	return (*nsec < 1000000000 ? 0 : -1);

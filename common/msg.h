@@ -63,6 +63,26 @@ void	msg_scan_init(struct msg_scan *);
 int	msg_scan(struct msg_scan *, const void *, size_t, size_t, size_t *,
 	    const char **);
 
+/* Big-endian integers, as msgpack writes them. */
+static inline uint16_t
+msg_be16(const uint8_t *p)
+{
+	return ((uint16_t)(p[0] << 8 | p[1]));
+}
+
+static inline uint32_t
+msg_be32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]);
+}
+
+static inline uint64_t
+msg_be64(const uint8_t *p)
+{
+	return ((uint64_t)msg_be32(p) << 32 | msg_be32(p + 4));
+}
+
 void	msg_reader_init(struct msg_reader *, const void *, size_t);
 enum msg_type msg_peek(const struct msg_reader *);
 const char *msg_type_name(enum msg_type);

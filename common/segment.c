@@ -191,17 +191,6 @@ seg_record_encode(uint8_t *buf, uint64_t offset, int64_t event_ns,
  * record runs past len, SEG_BAD with *cause when the checksum or the
  * payload's structure is wrong.
  */
-static inline uint64_t
-seg_be64(const uint8_t *p)
-{
-	uint64_t	v = 0;
-	int		i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return (v);
-}
-
 static enum seg_status
 seg_record_decode1(const uint8_t *buf, size_t len, struct seg_record *rec,
     const char **cause, int lazy)
@@ -233,9 +222,9 @@ seg_record_decode1(const uint8_t *buf, size_t len, struct seg_record *rec,
 	/* As lamina writes it: [uint 64, int 64, int 64, fields]. */
 	if (lazy && plen > 28 && p[0] == 0x94 && p[1] == 0xcf &&
 	    p[10] == 0xd3 && p[19] == 0xd3 && (p[28] & 0xf0) == 0x80) {
-		rec->offset = seg_be64(p + 2);
-		rec->event_ns = (int64_t)seg_be64(p + 11);
-		rec->ingest_ns = (int64_t)seg_be64(p + 20);
+		rec->offset = msg_be64(p + 2);
+		rec->event_ns = (int64_t)msg_be64(p + 11);
+		rec->ingest_ns = (int64_t)msg_be64(p + 20);
 		rec->fields = p + 28;
 		rec->fields_len = plen - 28;
 		rec->meta = NULL;

@@ -626,21 +626,6 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 }
 
 /*
- * Write row into the table (store_prepare then store_write): merged with
- * the row already there unless fresh.  Returns 1 for a new row, 0 for one
- * merged into an existing row, -1 on error.
- */
-int
-store_upsert(struct store_writer *w, struct arena *a, struct agg_row *row,
-    int fresh, char **cause)
-{
-	struct store_row	sr;
-
-	store_prepare(w->v, a, row, &sr, &w->sb);
-	return (store_write(w, a, &sr, fresh, cause));
-}
-
-/*
  * The latest bucket in table tbl, in *bucket; 0 if the table is empty,
  * 1 if not, -1 on error.
  */

@@ -104,8 +104,6 @@ void		 store_view_clear(struct store_view *);
 struct store_writer *store_writer_new(sqlite3 *, const struct agg_view *,
 		    const char *, char **);
 void		 store_writer_free(struct store_writer *);
-int		 store_upsert(struct store_writer *, struct arena *,
-		    struct agg_row *, int, char **);
 void		 store_prepare(const struct agg_view *, struct arena *,
 		    struct agg_row *, struct store_row *, msgpack_sbuffer *);
 int		 store_write(struct store_writer *, struct arena *,
