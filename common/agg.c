@@ -1268,7 +1268,7 @@ agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
 	struct agg_state	 st;
 	struct agg_row		*row;
 	const uint8_t		*key;
-	size_t			 keylen, m;
+	size_t			 keylen, m, nrows;
 	uint32_t		 n, nd;
 	int64_t			 bucket;
 	int			 rc, fresh;
@@ -1302,8 +1302,9 @@ agg_unpack_row(const struct agg_view *v, struct agg_partial *p,
 		    nd, v->nmetrics);
 		return (-1);
 	}
-	fresh = agg_find_row(p, bucket, key, keylen, 0) == NULL;
+	nrows = p->nrows;
 	row = agg_find_row(p, bucket, key, keylen, 1);
+	fresh = p->nrows != nrows;	/* it was created just now */
 	for (m = 0; m < v->nmetrics; m++) {
 		if (fresh) {
 			if (agg_unpack_state_in(v, m, &p->arena, &row->st[m],

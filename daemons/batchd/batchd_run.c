@@ -463,7 +463,7 @@ pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
 	const struct cat_entry	*seg;
 	struct master_reader	*r;
 	struct master_record	 rec;
-	struct agg_partial	*fold[64], **fp;
+	struct agg_partial	**fp;
 	size_t			 s, v, nfold;
 	char			*cause = NULL;
 	int			 rc;
@@ -471,7 +471,7 @@ pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
 	for (v = 0; v < pl->nviews; v++)
 		if (c->segs[v] > 0)
 			c->parts[v] = pipe_partial(pl, pl->views[v]);
-	fp = pl->nviews <= 64 ? fold : xcalloc(pl->nviews, sizeof(*fp));
+	fp = xcalloc(pl->nviews + 1, sizeof(*fp));
 	for (s = c->first; s < c->end && c->error == NULL; s++) {
 		seg = &pl->cat[s];
 		/* The views that need this segment. */
@@ -515,8 +515,7 @@ pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
 			    seg->last + 1);
 		master_reader_free(r);
 	}
-	if (fp != fold)
-		free(fp);
+	free(fp);
 	if (c->error != NULL)
 		return (-1);
 	/* Sorted and packed here, so the writer only writes. */
