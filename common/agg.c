@@ -59,6 +59,7 @@ struct agg_view {
 	size_t			*fsums;		/* the sums of float fields */
 	size_t			 nfsums;
 	size_t			 rowsize;
+	uint64_t		 nilhash;	/* of an absent key value */
 };
 
 /* A slot of the open-addressed row table; row NULL: free. */
@@ -105,6 +106,7 @@ agg_view_new(const struct conf *c, const struct conf_view *cv)
 			v->fsums[v->nfsums++] = i;
 	v->rowsize = sizeof(struct agg_row) + v->nmetrics *
 	    sizeof(struct agg_state);
+	v->nilhash = hash64("\xc0", 1, 0);
 	return (v);
 }
 
@@ -163,6 +165,20 @@ agg_state_free(const struct agg_view *v, size_t m, struct agg_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * A value's hash64 with seed 0, computed once however many metrics and
+ * keys use it: what distinct counts (hll) and top ranks (topk_hash) by.
+ */
+static inline uint64_t
+agg_value_hash(struct agg_value *val)
+{
+	if (!val->hashed) {
+		val->hash = hash64(val->raw, val->rawlen, 0);
+		val->hashed = 1;
+	}
+	return (val->hash);
+}
+
 /* Fold one value (NULL: the event itself, for count) into a state. */
 static inline void
 state_fold(const struct agg_view *v, struct arena *a, size_t m,
@@ -199,12 +215,7 @@ state_fold(const struct agg_view *v, struct arena *a, size_t m,
 	case CONF_M_DISTINCT:
 		if (s->u.hll == NULL)
 			s->u.hll = hll_new_in(a, cm->precision);
-		/* Two views counting the same field hash it once. */
-		if (!val->hashed) {
-			val->hash = hash64(val->raw, val->rawlen, 0);
-			val->hashed = 1;
-		}
-		hll_add_hash(s->u.hll, val->hash);
+		hll_add_hash(s->u.hll, agg_value_hash(val));
 		break;
 	case CONF_M_QUANTILE:
 		if (s->u.dds == NULL)
@@ -214,7 +225,8 @@ state_fold(const struct agg_view *v, struct arena *a, size_t m,
 	case CONF_M_TOP:
 		if (s->u.topk == NULL)
 			s->u.topk = topk_new_in(a, cm->k);
-		topk_add(s->u.topk, val->raw, val->rawlen, 1);
+		topk_add_hashed(s->u.topk, val->raw, val->rawlen,
+		    agg_value_hash(val), 1);
 		break;
 	default:
 		break;
@@ -561,10 +573,40 @@ agg_partial_bytes(const struct agg_partial *p)
 	return (p->size * sizeof(*p->tab) + arena_bytes(&p->arena));
 }
 
+/*
+ * A row's hash, from its bucket and the hashes of its key's values (each
+ * hash64 with seed 0 of the value's msgpack bytes, nil for an absent one),
+ * so that folding reuses the hashes distinct and top take of the same
+ * values.  Internal: in no format.
+ */
 static inline uint64_t
+agg_key_mix(uint64_t h, uint64_t vh)
+{
+	return (hash64_u64(h ^ vh));
+}
+
+static uint64_t
 agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
 {
-	return (hash64(key, len, hash64_u64((uint64_t)bucket)));
+	struct msg_reader	 r;
+	const uint8_t		*p;
+	size_t			 plen;
+	uint64_t		 h = hash64_u64((uint64_t)bucket);
+	uint32_t		 n, i;
+
+	msg_reader_init(&r, key, len);
+	if (msg_get_array(&r, &n) == -1)
+		goto raw;
+	for (i = 0; i < n; i++) {
+		if (msg_get_raw(&r, &p, &plen) == -1)
+			goto raw;
+		h = agg_key_mix(h, hash64(p, plen, 0));
+	}
+	if (msg_left(&r) == 0)
+		return (h);
+raw:
+	/* Not a key folding makes: any hash of its bytes will do. */
+	return (hash64(key, len, h));
 }
 
 static void
@@ -1022,10 +1064,11 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 {
 	const struct agg_view	*v = p->v;
 	const struct conf_view	*cv = v->cv;
-	const struct agg_value	*val;
+	struct agg_value	*val;
 	struct agg_row		*row;
 	uint8_t			*k;
 	size_t			 i, klen;
+	uint64_t		 h;
 	int64_t			 bucket;
 	int			 fi;
 
@@ -1062,7 +1105,13 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 		klen += val->rawlen;
 	}
 	bucket = agg_bucket(p, event_ns);
-	row = agg_lookup(p, agg_key_hash(bucket, k, klen), bucket, k, klen, 1);
+	h = hash64_u64((uint64_t)bucket);
+	for (i = 0; i < cv->ngroup; i++) {
+		val = &vals[cv->group_idx[i]];
+		h = agg_key_mix(h, val->present ? agg_value_hash(val) :
+		    v->nilhash);
+	}
+	row = agg_lookup(p, h, bucket, k, klen, 1);
 	for (i = 0; i < v->nmetrics; i++) {
 		fi = cv->metrics[i].field_idx;
 		state_fold(v, &p->arena, i, &row->st[i], fi < 0 ? NULL :

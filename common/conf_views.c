@@ -49,7 +49,12 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define CONF_VIEW_FORMAT	1	/* bump when the canonical form changes */
+/*
+ * Part of every canonical text: bumped when the canonical form, or what
+ * the engine computes from the same definition, changes, so that every
+ * view is rebuilt.  2: top breaks ties on count by the items' hashes.
+ */
+#define CONF_VIEW_FORMAT	2
 
 struct view_ctx {
 	const char		*path;

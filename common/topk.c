@@ -13,11 +13,16 @@
  * binary heap whose top is the counter that ranks last, O(log k) per add,
  * kept only once all k counters are in use (it finds the one to replace).
  *
- * Ranking is one total order, used everywhere: count descending, then item
- * bytes ascending.  topk_list() and the serialized form follow it, an add
+ * Ranking is one total order: count descending, then the item's hash
+ * (topk_hash(), hash64 with seed 0, stable across versions and machines)
+ * ascending, then item bytes ascending for the rare equal hashes.  An add
  * on a full sketch evicts the counter ranked last, and a merge keeps the k
- * ranked first.  So the state (the set of items, counts and errors) is a
+ * ranked first; so the state (the set of items, counts and errors) is a
  * function of the input sequence, and is kept in no particular order.
+ * Ties on count are the rule in a full sketch (most counters sit at the
+ * minimum), and the hash breaks them without reading item bytes.  What
+ * users see, topk_list() and the serialized form, is in another order:
+ * count descending, then item bytes ascending.
  *
  * Add (weight w).  A listed item gains w.  An unlisted one takes a free
  * counter with count w, error 0, or, when all k are used, replaces the one
@@ -77,8 +82,6 @@
 #include "topk.h"
 #include "xmalloc.h"
 
-#define TOPK_HASH_SEED	UINT64_C(0x746f706b)	/* "topk" */
-
 struct topk_entry {
 	uint8_t		*item;		/* cap bytes allocated */
 	size_t		 len;
@@ -100,11 +103,15 @@ struct topk {
 	size_t			 mask;
 };
 
-/* The table's hash; internal, so it is in no format and may change. */
-static uint64_t
+/*
+ * An item's hash: it breaks ties in the ranking, so it is part of what a
+ * sketch computes and must not change.  agg.c hashes field values the same
+ * way, and hands the hash over with topk_add_hashed().
+ */
+uint64_t
 topk_hash(const void *buf, size_t len)
 {
-	return (hash64(buf, len, TOPK_HASH_SEED));
+	return (hash64(buf, len, 0));
 }
 
 /* Compare item bytes: memcmp order, a prefix first. */
@@ -130,7 +137,18 @@ item_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return (alen < blen ? -1 : alen > blen);
 }
 
-/* The ranking: negative if a is listed before b. */
+/* The ranking: negative if a ranks before b. */
+static inline int
+entry_rank(const struct topk_entry *a, const struct topk_entry *b)
+{
+	if (a->count != b->count)
+		return (a->count > b->count ? -1 : 1);
+	if (a->hash != b->hash)
+		return (a->hash < b->hash ? -1 : 1);
+	return (item_cmp(a->item, a->len, b->item, b->len));
+}
+
+/* The listing order: negative if a is listed before b. */
 static int
 entry_cmp(const struct topk_entry *a, const struct topk_entry *b)
 {
@@ -140,9 +158,9 @@ entry_cmp(const struct topk_entry *a, const struct topk_entry *b)
 }
 
 static int
-entry_qsort_cmp(const void *a, const void *b)
+entry_rank_qsort_cmp(const void *a, const void *b)
 {
-	return (entry_cmp(a, b));
+	return (entry_rank(a, b));
 }
 
 static int
@@ -203,10 +221,10 @@ table_remove(struct topk *t, int c)
 }
 
 /* Counter a ranks after counter b. */
-static int
+static inline int
 heap_worse(const struct topk *t, int a, int b)
 {
-	return (entry_cmp(&t->e[a], &t->e[b]) > 0);
+	return (entry_rank(&t->e[a], &t->e[b]) > 0);
 }
 
 static void
@@ -349,12 +367,29 @@ topk_copy(const struct topk *o)
 void
 topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
 {
-	struct topk_entry	*e;
-	uint64_t		 hash, m;
-	int			 c;
-
 	if (len > TOPK_ITEM_MAX)
 		len = TOPK_ITEM_MAX;
+	if (len == 0)
+		item = "";
+	topk_add_hashed(t, item, len, topk_hash(item, len), weight);
+}
+
+/*
+ * topk_add() for a caller that has the item's topk_hash() already; an
+ * item longer than TOPK_ITEM_MAX is hashed again once cut.
+ */
+void
+topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
+    uint64_t weight)
+{
+	struct topk_entry	*e;
+	uint64_t		 m;
+	int			 c;
+
+	if (len > TOPK_ITEM_MAX) {
+		len = TOPK_ITEM_MAX;
+		hash = topk_hash(item, len);
+	}
 	if (len == 0)
 		item = "";
 	if (weight > UINT64_MAX - t->total)
@@ -362,7 +397,6 @@ topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
 	if (weight == 0)
 		return;
 	t->total += weight;
-	hash = topk_hash(item, len);
 	if ((c = topk_find(t, item, len, hash)) != -1) {
 		t->e[c].count += weight;
 		if (t->n == t->k)
@@ -461,7 +495,7 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 		cand[nc].error += dt;
 		nc++;
 	}
-	qsort(cand, nc, sizeof(*cand), entry_qsort_cmp);
+	qsort(cand, nc, sizeof(*cand), entry_rank_qsort_cmp);
 	keep = nc < t->k ? nc : t->k;
 	for (i = 0; i < keep; i++) {
 		if (cand[i].heap >= 0)
@@ -501,7 +535,7 @@ topk_size(const struct topk *t)
 	return ((size_t)t->n);
 }
 
-/* The counters in ranking order. */
+/* The counters in listing order. */
 static const struct topk_entry **
 topk_sorted(const struct topk *t)
 {
@@ -526,7 +560,7 @@ topk_sorted(const struct topk *t)
 }
 
 /*
- * Fill out with up to max items in ranking order; returns how many were
+ * Fill out with up to max items in listing order; returns how many were
  * written.  The item pointers are borrowed until the sketch next changes.
  */
 size_t

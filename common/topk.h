@@ -65,6 +65,9 @@ void		 topk_free(struct topk *);
 struct topk	*topk_copy(const struct topk *);
 struct topk	*topk_copy_in(struct arena *, const struct topk *);
 void		 topk_add(struct topk *, const void *, size_t, uint64_t);
+void		 topk_add_hashed(struct topk *, const void *, size_t, uint64_t,
+		    uint64_t);
+uint64_t	 topk_hash(const void *, size_t);
 int		 topk_merge(struct topk *, const struct topk *, char **);
 uint64_t	 topk_total(const struct topk *);
 int		 topk_k(const struct topk *);

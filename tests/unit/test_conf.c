@@ -1682,14 +1682,14 @@ START_TEST(test_views)
 	ck_assert_str_eq(conf_mkind_name(CONF_M_COUNT), "count");
 	ck_assert_str_eq(conf_mkind_name(CONF_M_TOP), "top");
 
-	/* A scalar group_by; the canonical text is pinned (format 1). */
+	/* A scalar group_by; the canonical text is pinned (format 2). */
 	v = &c->views[1];
 	ck_assert_str_eq(v->name, "by_day");
 	ck_assert_uint_eq(v->bucket_ms, 86400 * 1000);
 	ck_assert_uint_eq(v->ngroup, 1);
 	ck_assert_int_eq(v->group_idx[0], 5);
 	ck_assert_uint_eq(v->nfilters, 0);
-	ck_assert_str_eq(v->canonical, "lamina-view/1|stream=2:pv|bucket=86400"
+	ck_assert_str_eq(v->canonical, "lamina-view/2|stream=2:pv|bucket=86400"
 	    "|group=3:bot/bool,|where=|metrics=1:n/count;");
 
 	/* No dimensions, no filters, the largest bucket. */

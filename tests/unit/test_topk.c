@@ -203,11 +203,18 @@ START_TEST(test_basic)
 	ck_assert_uint_eq(topk_size(t), 3);
 	ck_assert_uint_eq(topk_error_bound(t), 2);
 	ck_assert_uint_eq(topk_list(t, out, 4), 3);
-	/* "ab" replaced "b", ranked last of three at count 2. */
+	/*
+	 * "ab" replaced "", ranked last of three at count 2 by its hash;
+	 * the others are listed by their bytes.
+	 */
+	ck_assert_uint_gt(topk_hash("", 0), topk_hash("a", 1));
+	ck_assert_uint_gt(topk_hash("a", 1), topk_hash("b", 1));
 	ck_assert(out[0].len == 2 && memcmp(out[0].item, "ab", 2) == 0);
 	ck_assert(out[0].count == 5 && out[0].error == 2);
-	ck_assert(out[1].len == 0 && out[1].count == 2);
-	ck_assert(out[2].len == 1 && memcmp(out[2].item, "a", 1) == 0);
+	ck_assert(out[1].len == 1 && memcmp(out[1].item, "a", 1) == 0);
+	ck_assert(out[1].count == 2 && out[1].error == 0);
+	ck_assert(out[2].len == 1 && memcmp(out[2].item, "b", 1) == 0);
+	ck_assert(out[2].count == 2 && out[2].error == 0);
 	ck_assert_uint_eq(topk_list(t, out, 1), 1);
 	assert_roundtrip(t);
 	ck_assert_uint_gt(topk_bytes(t), 3);
@@ -217,27 +224,31 @@ END_TEST
 
 /*
  * A full sketch evicts the counter ranked last: lowest count, then the
- * greatest item bytes.
+ * greatest hash (topk_hash, pinned here: a change of it changes results).
  */
 START_TEST(test_eviction_order)
 {
 	struct topk		*t, *u;
 	struct topk_item	 out[2];
 
+	ck_assert_uint_eq(topk_hash("", 0), UINT64_C(0xe5523d98ebcc5adb));
+	ck_assert_uint_eq(topk_hash("a", 1), UINT64_C(0x707b917557c4ef1e));
+	ck_assert_uint_eq(topk_hash("b", 1), UINT64_C(0x2e49c94a4f4b4ccb));
 	t = topk_new(2);
 	topk_add(t, "a", 1, 1);
 	topk_add(t, "b", 1, 1);
-	topk_add(t, "c", 1, 1);			/* evicts b */
+	topk_add(t, "c", 1, 1);			/* evicts a */
 	ck_assert_uint_eq(topk_list(t, out, 2), 2);
 	ck_assert(out[0].len == 1 && *(const char *)out[0].item == 'c');
 	ck_assert(out[0].count == 2 && out[0].error == 1);
-	ck_assert(out[1].len == 1 && *(const char *)out[1].item == 'a');
+	ck_assert(out[1].len == 1 && *(const char *)out[1].item == 'b');
 	ck_assert(out[1].count == 1 && out[1].error == 0);
 	ck_assert_uint_eq(topk_error_bound(t), 1);
-	topk_add(t, "d", 1, 5);			/* evicts a */
+	topk_add(t, "d", 1, 5);			/* evicts b, at count 1 */
 	ck_assert_uint_eq(topk_list(t, out, 2), 2);
 	ck_assert(*(const char *)out[0].item == 'd' && out[0].count == 6 &&
 	    out[0].error == 1);
+	ck_assert(*(const char *)out[1].item == 'c' && out[1].count == 2);
 	ck_assert_uint_eq(topk_error_bound(t), 2);
 
 	/* The same sequence gives the same state. */
@@ -256,7 +267,7 @@ END_TEST
 /* Items are cut at TOPK_ITEM_MAX bytes. */
 START_TEST(test_item_cap)
 {
-	struct topk		*t;
+	struct topk		*t, *u;
 	struct topk_item	 out[2];
 	char			 big[2000];
 
@@ -273,7 +284,23 @@ START_TEST(test_item_cap)
 	topk_add(t, big, sizeof(big), 1);
 	ck_assert_uint_eq(topk_size(t), 2);
 	assert_roundtrip(t);
+
+	/*
+	 * topk_add_hashed: with the item's hash, the same as topk_add; a
+	 * long item's hash (of all its bytes) is taken again once it is cut.
+	 */
+	u = topk_new(4);
+	memset(big, 'x', sizeof(big));
+	topk_add_hashed(u, big, sizeof(big), topk_hash(big, sizeof(big)), 1);
+	big[1500] = 'y';
+	topk_add_hashed(u, big, sizeof(big), 0, 1);
+	topk_add_hashed(u, big, TOPK_ITEM_MAX, topk_hash(big, TOPK_ITEM_MAX),
+	    1);
+	big[10] = 'y';
+	topk_add_hashed(u, big, sizeof(big), UINT64_MAX, 1);
+	assert_same(t, u);
 	topk_free(t);
+	topk_free(u);
 }
 END_TEST
 
