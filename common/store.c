@@ -502,8 +502,8 @@ store_metric_col(const struct agg_view *v, size_t m, struct agg_state *s,
 /*
  * Make row ready to write, into out: its states packed (the state BLOB)
  * and its metric columns computed, in memory from arena a (its
- * partial's); sb is scratch space.  Done by the fold workers, so the one thread that writes to
- * SQLite only binds and steps.
+ * partial's); sb is scratch space.  Done by the fold workers, so the one
+ * thread that writes to SQLite only binds and steps.
  */
 void
 store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
@@ -511,7 +511,8 @@ store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
 {
 	const struct conf_view	*cv = agg_view_conf(v);
 	msgpack_packer		 pk;
-	size_t			 m;
+	uint8_t			*block;
+	size_t			 m, ncols;
 
 	/*
 	 * Settle each buffered sparse HLL once, here, rather than in both
@@ -526,13 +527,20 @@ store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
 	msgpack_pack_array(&pk, cv->nmetrics);
 	for (m = 0; m < cv->nmetrics; m++)
 		agg_pack_state(v, m, &row->st[m], &pk);
+	ncols = (cv->nmetrics + 1) * sizeof(*out->cols);
+	block = arena_alloc(a, ncols + row->keylen + sb->size);
 	out->row = row;
-	out->statelen = sb->size;
-	out->state = arena_alloc(a, sb->size);
-	memcpy(out->state, sb->data, sb->size);
-	out->cols = arena_calloc(a, cv->nmetrics + 1, sizeof(*out->cols));
+	out->bucket = row->bucket;
+	out->cols = (struct store_col *)block;
+	memset(out->cols, 0, ncols);
 	for (m = 0; m < cv->nmetrics; m++)
 		store_metric_col(v, m, &row->st[m], &out->cols[m]);
+	out->key = block + ncols;
+	out->keylen = row->keylen;
+	memcpy(block + ncols, row->key, row->keylen);
+	out->state = block + ncols + row->keylen;
+	out->statelen = sb->size;
+	memcpy(out->state, sb->data, sb->size);
 }
 
 /*
@@ -557,8 +565,8 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 
 	if (!fresh) {
 		sqlite3_reset(w->get);
-		sqlite3_bind_int64(w->get, 1, row->bucket);
-		sqlite3_bind_blob(w->get, 2, row->key, (int)row->keylen,
+		sqlite3_bind_int64(w->get, 1, sr->bucket);
+		sqlite3_bind_blob(w->get, 2, sr->key, (int)sr->keylen,
 		    SQLITE_STATIC);
 		rc = sqlite3_step(w->get);
 		if (rc == SQLITE_ROW) {
@@ -595,10 +603,9 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 	}
 
 	sqlite3_reset(w->put);
-	sqlite3_bind_int64(w->put, 1, row->bucket);
-	sqlite3_bind_blob(w->put, 2, row->key, (int)row->keylen,
-	    SQLITE_STATIC);
-	msg_reader_init(&r, row->key, row->keylen);
+	sqlite3_bind_int64(w->put, 1, sr->bucket);
+	sqlite3_bind_blob(w->put, 2, sr->key, (int)sr->keylen, SQLITE_STATIC);
+	msg_reader_init(&r, sr->key, sr->keylen);
 	msg_get_array(&r, &n);
 	col = 3;
 	for (i = 0; i < n; i++)

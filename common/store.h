@@ -70,9 +70,15 @@ struct store_col {
 	double		 f;
 };
 
-/* A row ready to write (store_prepare). */
+/*
+ * A row ready to write (store_prepare): what the writer binds is copied
+ * here, in one block, so that writing a fresh row does not touch the row.
+ */
 struct store_row {
 	struct agg_row	*row;
+	int64_t		 bucket;
+	const uint8_t	*key;
+	size_t		 keylen;
 	uint8_t		*state;		/* the packed states */
 	size_t		 statelen;
 	struct store_col *cols;		/* one per metric */

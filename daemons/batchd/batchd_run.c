@@ -592,11 +592,11 @@ pipe_write_view(struct pipeline *pl, struct chunk *c, size_t v, char **cause)
 	for (i = 0; i < n; i++) {
 		sr = &c->rows[v][i];
 		if ((r = store_write(rv->writer, agg_partial_arena(part), sr,
-		    sr->row->bucket > maxb, cause)) == -1)
+		    sr->bucket > maxb, cause)) == -1)
 			return (-1);
 		rv->target->rows += r;
-		if (sr->row->bucket > rv->maxb)
-			rv->maxb = sr->row->bucket;
+		if (sr->bucket > rv->maxb)
+			rv->maxb = sr->bucket;
 	}
 	rv->target->horizon = c->horizon[v];
 	rv->target->segments += c->segs[v];
