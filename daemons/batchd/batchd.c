@@ -12,8 +12,10 @@
  * lamina-batchd(8): keeps the batch views in SQLite from the sealed
  * segments of the master dataset, on an interval (batch.interval) and on
  * request, one run at a time on a runner thread so the event loop never
- * blocks.  SIGTERM: the running run (if any) is finished, then exit 0;
- * SIGKILL at any point is safe, each chunk being one transaction.
+ * blocks.  SIGTERM: the running run (if any) stops once the chunk it is
+ * writing is committed, then exit 0; the next run goes on from there, so
+ * that a long rebuild does not hold up a stop.  SIGKILL at any point is
+ * safe too, each chunk being one transaction.
  */
 
 #include <sys/eventfd.h>
@@ -87,13 +89,14 @@ batchd_signal_cb(int sig, short events, void *arg)
 	(void)events;
 	if (d->stopping)
 		return;
-	log_info("received %s: stopping after the running run",
-	    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_info("received %s: stopping once the chunk being written is "
+	    "committed", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	notify_stopping();
 	d->stopping = 1;
 	rpc_server_close_listener(d->rpc);
 	pthread_mutex_lock(&d->sh.mu);
 	d->sh.want_run = 0;
+	d->sh.interrupt = 1;
 	running = d->sh.running;
 	pthread_mutex_unlock(&d->sh.mu);
 	if (!running)

@@ -78,6 +78,7 @@ struct batchd_shared {
 	pthread_cond_t		 cv;
 	int			 want_run;	/* a run is asked for */
 	int			 running;
+	int			 interrupt;	/* stop the run between chunks */
 	int			 quit;
 	char			**recompute;	/* views to rebuild */
 	size_t			 nrecompute;

@@ -669,10 +669,24 @@ pipe_plan(struct pipeline *pl, size_t first, size_t ncat)
 	}
 }
 
+/* Whether the loop asked the run to stop (SIGTERM). */
+static int
+run_interrupted(struct batchd *d)
+{
+	int	v;
+
+	pthread_mutex_lock(&d->sh.mu);
+	v = d->sh.interrupt;
+	pthread_mutex_unlock(&d->sh.mu);
+	return (v);
+}
+
 /*
  * Fold the chunks with the workers and write them in order on this
  * thread.  Stops at the first failure, after which the views keep what
- * the chunks before it committed.
+ * the chunks before it committed, or between two chunks when the run is
+ * interrupted.  0 when every chunk is written, 1 when interrupted, -1
+ * with *cause on failure.
  */
 static int
 pipe_run(struct pipeline *pl, char **cause)
@@ -694,6 +708,14 @@ pipe_run(struct pipeline *pl, char **cause)
 			fatal("pthread_create");
 	for (i = 0; i < pl->nchunks && rc == 0; i++) {
 		c = &pl->chunks[i];
+		if (i > 0 && run_interrupted(run->d)) {
+			rc = 1;
+			pthread_mutex_lock(&pl->mu);
+			pl->stop = 1;
+			pthread_cond_broadcast(&pl->cv);
+			pthread_mutex_unlock(&pl->mu);
+			break;
+		}
 		pthread_mutex_lock(&pl->mu);
 		while (c->state != CHUNK_FOLDED && c->state != CHUNK_FAILED)
 			pthread_cond_wait(&pl->cv, &pl->mu);
@@ -739,7 +761,11 @@ pipe_run(struct pipeline *pl, char **cause)
 	return (rc);
 }
 
-/* Fold every sealed segment past the horizons of the views of stream. */
+/*
+ * Fold every sealed segment past the horizons of the views of stream;
+ * 1 if the run was interrupted (SIGTERM) with the chunks written so far
+ * committed, as for a crash, -1 on failure.
+ */
 static int
 run_stream(struct run *run, const char *stream, char **cause)
 {
@@ -924,7 +950,14 @@ run_once(struct batchd *d, uint64_t number)
 	if (rc == 0)
 		rc = run_switch(&run, &cause);
 	run.st.duration_ns = batchd_now() - run.st.started_ns;
-	if (rc == -1) {
+	if (rc == 1) {
+		/* Answered as a failure: the work asked for is not done. */
+		run.st.failed = 1;
+		snprintf(run.st.error, sizeof(run.st.error), "interrupted "
+		    "after %" PRIu64 " segments, lamina-batchd is stopping; "
+		    "the next run goes on from there", run.st.segments);
+		log_info("run %" PRIu64 ": %s", number, run.st.error);
+	} else if (rc == -1) {
 		run.st.failed = 1;
 		snprintf(run.st.error, sizeof(run.st.error), "%s", cause);
 		log_warnx("run %" PRIu64 ": %s", number, cause);

@@ -12,7 +12,8 @@
 # them in.  Then 120000 more: folded into the published views
 # (lamina_views), killed after the first chunk is committed and again
 # later; a reader checks a snapshot while batchd writes; SIGTERM in the
-# middle of the last run lets it finish.  No table is ever left behind.
+# middle of the last run stops it after a chunk, and the next start
+# finishes it.  No table is ever left behind.
 . "$LAMINA_TOP/tests/e2e/lib.sh"
 . "$LAMINA_TOP/tests/e2e/helpers/batch_lib.sh"
 watchdog 60
@@ -105,9 +106,10 @@ h=$(oracle sql "$DB" "SELECT horizon FROM lamina_views WHERE name = 'fine'")
     "every segment (horizon $h): make the run longer"
 check lamina_views "$T/all.jsonl" --prefix
 
-# --- left to finish --------------------------------------------------------
+# --- SIGTERM, then left to finish --------------------------------------------
 # A reader's snapshot, taken while batchd goes on from there, matches too.
-# Then SIGTERM: batchd finishes the running run before it exits.
+# SIGTERM stops the run once the chunk being written is committed: batchd
+# exits 0 with the horizon short of the end and the rows matching it.
 bstart batchd
 wait_horizon lamina_views $((h + 1))
 kill -TERM "$BATCHD"
@@ -116,15 +118,30 @@ wait "$BATCHD"
 rc=$?
 bforget "$BATCHD"
 expect_eq "exit status after SIGTERM in a run" "$rc" 0
+h2=$(oracle sql "$DB" "SELECT horizon FROM lamina_views WHERE name = 'fine'")
+[ "$h2" -lt 200000 ] || fail "SIGTERM came after the run had covered" \
+    "every segment (horizon $h2): make the run longer"
+[ "$h2" -gt "$h" ] || fail "SIGTERM: horizon $h2, not past $h"
 expect_eq "SIGTERM in a run: log" \
-    "$(grep -o 'received SIGTERM\|run 1: \|stopped' "$BATCHLOG" | tr '\n' ' ')" \
-    "received SIGTERM run 1:  stopped "
+    "$(grep -o 'received SIGTERM\|run 1: [a-z]*\|stopped' "$BATCHLOG" | tr '\n' ' ')" \
+    "received SIGTERM run 1: interrupted stopped "
+grep -q "^<6>lamina-batchd: run 1: interrupted after [0-9]* segments, lamina-batchd is stopping; the next run goes on from there$" "$BATCHLOG" ||
+    fail "SIGTERM in a run: no interrupted line: $(cat "$BATCHLOG")"
+check lamina_views "$T/all.jsonl" --prefix
+
+# The next start goes on from that horizon and finishes (its first run).
+bstart batchd
+wait_horizon lamina_views 200000
+brun
+grep -q "^<6>lamina-batchd: run 1: [1-9][0-9]* segments" "$BATCHLOG" ||
+    fail "the start after SIGTERM folded nothing: $(cat "$BATCHLOG")"
 ! grep -q 'rebuilding' "$BATCHLOG" ||
     fail "a published view was rebuilt after a kill: $(cat "$BATCHLOG")"
 check lamina_views "$T/all.jsonl"
 expect_eq "lamina_builds at the end" \
     "$(oracle sql "$DB" "SELECT count(*) FROM lamina_builds")" 0
 expect_no_stray_tables
+bstop batchd "$BATCHD" "$BATCHLOG"
 
 # One more start: nothing left to fold.
 bstart batchd
