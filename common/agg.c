@@ -1054,6 +1054,35 @@ agg_bucket(struct agg_partial *p, int64_t event_ns)
 }
 
 /*
+ * Whether an event passes p's filters, and if so the bucket and the hash
+ * of the row it goes to.
+ */
+static inline int
+agg_event_row(struct agg_partial *p, int64_t event_ns, struct agg_value *vals,
+    int64_t *bucket, uint64_t *hash)
+{
+	const struct agg_view	*v = p->v;
+	const struct conf_view	*cv = v->cv;
+	struct agg_value	*val;
+	uint64_t		 h;
+	size_t			 i;
+
+	for (i = 0; i < cv->nfilters; i++)
+		if (!agg_filter(&cv->filters[i],
+		    &vals[cv->filters[i].field_idx]))
+			return (0);
+	*bucket = agg_bucket(p, event_ns);
+	h = hash64_u64((uint64_t)*bucket);
+	for (i = 0; i < cv->ngroup; i++) {
+		val = &vals[cv->group_idx[i]];
+		h = agg_key_mix(h, val->present ? agg_value_hash(val) :
+		    v->nilhash);
+	}
+	*hash = h;
+	return (1);
+}
+
+/*
  * Fold one decoded event (agg_decode) into p: filters, group key, metrics.
  * Returns 0, also when the filters leave the event out (-1 and *cause are
  * kept for failures to come: none today).
@@ -1073,10 +1102,8 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 	int			 fi;
 
 	(void)cause;
-	for (i = 0; i < cv->nfilters; i++)
-		if (!agg_filter(&cv->filters[i],
-		    &vals[cv->filters[i].field_idx]))
-			return (0);
+	if (!agg_event_row(p, event_ns, vals, &bucket, &h))
+		return (0);
 	/*
 	 * The key: a msgpack array of the dimension values (nil: absent).
 	 * No limit but memory: an event already stored must always fold
@@ -1103,13 +1130,6 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 		}
 		memcpy(k + klen, val->raw, val->rawlen);
 		klen += val->rawlen;
-	}
-	bucket = agg_bucket(p, event_ns);
-	h = hash64_u64((uint64_t)bucket);
-	for (i = 0; i < cv->ngroup; i++) {
-		val = &vals[cv->group_idx[i]];
-		h = agg_key_mix(h, val->present ? agg_value_hash(val) :
-		    v->nilhash);
 	}
 	row = agg_lookup(p, h, bucket, k, klen, 1);
 	for (i = 0; i < v->nmetrics; i++) {

@@ -322,21 +322,32 @@ sum_bitlen(const struct dds_sum *s)
 static void
 sum_pack(const struct dds_sum *s, msgpack_packer *pk)
 {
-	struct dds_sum	 t;
-	uint8_t		 buf[SUM_BYTES_MAX];
-	double		 d;
-	int		 low, bits, nb, j, i;
+	const struct dds_sum	*mag = s;
+	struct dds_sum		 t;
+	uint8_t			 buf[SUM_BYTES_MAX];
+	double			 d;
+	int			 low, high, bits, nb, j, i;
 
-	d = sum_to_double(s);
-	if (isfinite(d)) {
-		memset(&t, 0, sizeof(t));
-		sum_add_double(&t, d);
-		if (memcmp(&t, s, sizeof(t)) == 0) {
-			msgpack_pack_double(pk, d);
-			return;
-		}
+	/*
+	 * A double exactly when the magnitude's significant bits span at
+	 * most 53 and it is below 2^1024; the lowest set bit is the same in
+	 * x and -x.
+	 */
+	if ((low = sum_bottom(s)) < 0) {
+		msgpack_pack_double(pk, 0.0);
+		return;
 	}
-	low = sum_bottom(s);			/* not zero: zero is a double */
+	if (sum_isneg(s)) {
+		t = *s;
+		sum_negate(&t);
+		mag = &t;
+	}
+	high = sum_top(mag);
+	if (high - low <= 52 && high < SUM_TOP) {
+		d = ldexp((double)sum_get64(mag, low), low - SUM_SHIFT);
+		msgpack_pack_double(pk, mag == s ? d : -d);
+		return;
+	}
 	for (i = 0; i < SUM_LIMBS; i++)
 		t.l[i] = sum_get64(s, low + i * 64);
 	if (sum_isneg(&t)) {

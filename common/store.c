@@ -500,6 +500,44 @@ store_metric_col(const struct agg_view *v, size_t m, struct agg_state *s,
 }
 
 /*
+ * msgpack_sbuffer_write for packing rows: a row's states are dozens of
+ * pieces of 1 to 9 bytes, each of which the library's version copies with
+ * a call to memcpy.
+ */
+static int
+store_sb_write(void *data, const char *buf, size_t len)
+{
+	msgpack_sbuffer	*sb = data;
+	char		*d;
+
+	if (sb->alloc - sb->size < len)
+		return (msgpack_sbuffer_write(data, buf, len));
+	d = sb->data + sb->size;
+	sb->size += len;
+	switch (len) {
+	case 1:
+		d[0] = buf[0];
+		break;
+	case 2:
+		memcpy(d, buf, 2);
+		break;
+	case 3:
+		memcpy(d, buf, 3);
+		break;
+	case 5:
+		memcpy(d, buf, 5);
+		break;
+	case 9:
+		memcpy(d, buf, 9);
+		break;
+	default:
+		memcpy(d, buf, len);
+		break;
+	}
+	return (0);
+}
+
+/*
  * Make row ready to write, into out: its states packed (the state BLOB)
  * and its metric columns computed, in memory from arena a (its
  * partial's); sb is scratch space.  Done by the fold workers, so the one
@@ -523,7 +561,7 @@ store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
 		    row->st[m].u.hll != NULL)
 			hll_settle(row->st[m].u.hll);
 	msgpack_sbuffer_clear(sb);
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, sb, store_sb_write);
 	msgpack_pack_array(&pk, cv->nmetrics);
 	for (m = 0; m < cv->nmetrics; m++)
 		agg_pack_state(v, m, &row->st[m], &pk);

@@ -581,6 +581,92 @@ START_TEST(test_collapse)
 }
 END_TEST
 
+/*
+ * The packed sum of d: 0 and its value in *f when it is a float64, 1 and
+ * its exponent in *e when it is [e, m].
+ */
+static int
+sum_form(const struct ddsketch *d, double *f, int64_t *e)
+{
+	msgpack_sbuffer		 sb;
+	struct msg_reader	 r;
+	uint64_t		 u;
+	uint32_t		 n, i;
+	int			 form;
+
+	pack(d, &sb);
+	msg_reader_init(&r, sb.data, sb.size);
+	ck_assert_int_eq(msg_get_array(&r, &n), 0);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(msg_get_uint(&r, &u) == 0 ||
+		    msg_get_float(&r, f) == 0, 1);
+	if (msg_get_float(&r, f) == 0)
+		form = 0;
+	else {
+		ck_assert_int_eq(msg_get_array(&r, &n), 0);
+		ck_assert_uint_eq(n, 2);
+		ck_assert_int_eq(msg_get_int(&r, e), 0);
+		form = 1;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	return (form);
+}
+
+/*
+ * A sum is packed as a float64 exactly when it is one: 53 significant
+ * bits or fewer and below 2^1024 in magnitude, of either sign.
+ */
+START_TEST(test_sum_form)
+{
+	struct ddsketch	*a;
+	double		 f;
+	int64_t		 e;
+
+	a = dds_new(ALPHA, BINS);
+	ck_assert_int_eq(sum_form(a, &f, &e), 0);
+	ck_assert(f == 0 && !signbit(f));
+	dds_add(a, -1.5);
+	ck_assert_int_eq(sum_form(a, &f, &e), 0);
+	ck_assert(f == -1.5);
+	dds_add(a, 0x1p-1074);
+	ck_assert_int_eq(sum_form(a, &f, &e), 1);	/* 1074 + 1 bits */
+	ck_assert_int_eq(e, -1074);
+	dds_add(a, -0x1p-1074);
+	dds_add(a, 0x1p52);		/* 2^52 - 1.5: 53 bits */
+	ck_assert_int_eq(sum_form(a, &f, &e), 0);
+	ck_assert(f == 0x1p52 - 1.5);
+	dds_add(a, 0x1p52);		/* 2^53 - 1.5: 54 bits */
+	ck_assert_int_eq(sum_form(a, &f, &e), 1);
+	ck_assert_int_eq(e, -1);
+	dds_add(a, 0.5);		/* 2^53 - 1: 53 bits */
+	ck_assert_int_eq(sum_form(a, &f, &e), 0);
+	ck_assert(f == 0x1p53 - 1);
+	assert_roundtrip(a);
+	dds_free(a);
+
+	a = dds_new(ALPHA, BINS);
+	dds_add(a, -DBL_MAX);
+	ck_assert_int_eq(sum_form(a, &f, &e), 0);
+	ck_assert(f == -DBL_MAX);
+	dds_add(a, -0x1p971);		/* -2^1024: past the range */
+	ck_assert_int_eq(sum_form(a, &f, &e), 1);
+	ck_assert_int_eq(e, 1024);
+	assert_roundtrip(a);
+	dds_add(a, DBL_MIN);		/* subnormal-sized bits far below */
+	ck_assert_int_eq(sum_form(a, &f, &e), 1);
+	ck_assert_int_eq(e, -1022);
+	assert_roundtrip(a);
+	dds_free(a);
+
+	a = dds_new(ALPHA, BINS);
+	dds_add(a, 3 * DBL_TRUE_MIN);
+	dds_add(a, DBL_TRUE_MIN);
+	ck_assert_int_eq(sum_form(a, &f, &e), 0);
+	ck_assert(f == 4 * DBL_TRUE_MIN);
+	dds_free(a);
+}
+END_TEST
+
 /* The sum is exact, whatever the order, and rounded once. */
 START_TEST(test_sum_exact)
 {
@@ -1510,6 +1596,7 @@ ddsketch_suite(void)
 	tcase_add_test(tc, test_merge_self);
 	tcase_add_test(tc, test_merge_refused);
 	tcase_add_test(tc, test_collapse);
+	tcase_add_test(tc, test_sum_form);
 	tcase_add_test(tc, test_sum_exact);
 	tcase_add_test(tc, test_sparse_switch);
 	tcase_add_test(tc, test_sparse_collapse);
