@@ -1219,6 +1219,8 @@ agg_row_cmp(const struct agg_row *a, const struct agg_row *b)
  * the array header) as a big-endian number, so that most comparisons
  * touch neither the row nor the key.
  */
+#define AGG_SORT_AHEAD	8	/* table slots */
+
 struct agg_sortkey {
 	int64_t		 bucket;
 	uint64_t	 prefix[2];
@@ -1288,16 +1290,28 @@ agg_sorted_rows(const struct agg_partial *p)
 
 	sk = xcalloc(2 * p->nrows + 1, sizeof(*sk));
 	for (i = 0; i < p->size; i++) {
+		/* The rows are cold and scattered: ask for them ahead. */
+		if (i + AGG_SORT_AHEAD < p->size &&
+		    (row = p->tab[i + AGG_SORT_AHEAD].row) != NULL) {
+			__builtin_prefetch(row);
+			__builtin_prefetch(row->key);
+		}
 		if ((row = p->tab[i].row) == NULL)
 			continue;
 		sk[n].bucket = row->bucket;
-		for (x = 0, j = 1; j < 17; j++) {
-			x = x << 8 | (j < row->keylen ? row->key[j] : 0);
-			if (j == 8 || j == 16) {
-				sk[n].prefix[j / 9] = x;
-				x = 0;
+		if (row->keylen >= 17) {
+			memcpy(&sk[n].prefix[0], row->key + 1, 8);
+			memcpy(&sk[n].prefix[1], row->key + 9, 8);
+			sk[n].prefix[0] = be64toh(sk[n].prefix[0]);
+			sk[n].prefix[1] = be64toh(sk[n].prefix[1]);
+		} else
+			for (x = 0, j = 1; j < 17; j++) {
+				x = x << 8 | (j < row->keylen ? row->key[j] : 0);
+				if (j == 8 || j == 16) {
+					sk[n].prefix[j / 9] = x;
+					x = 0;
+				}
 			}
-		}
 		sk[n++].row = row;
 	}
 	sorted = agg_sortkeys(sk, sk + p->nrows, n);

@@ -38,11 +38,6 @@
 
 #include "hash.h"
 
-#define HASH_K1	0x9e3779b97f4a7c15ULL
-#define HASH_K2	0xbf58476d1ce4e5b9ULL
-#define HASH_K3	0x94d049bb133111ebULL
-#define HASH_K4	0xff51afd7ed558ccdULL
-#define HASH_K5	0xc4ceb9fe1a85ec53ULL
 
 static inline uint64_t
 hash_rotl(uint64_t x, int r)
@@ -77,16 +72,6 @@ hash_absorb(uint64_t acc, uint64_t w)
 	return (acc ^ (acc >> 29));
 }
 
-/* The SplitMix64 finaliser: full avalanche. */
-static inline uint64_t
-hash_final(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= HASH_K2;
-	x ^= x >> 27;
-	x *= HASH_K3;
-	return (x ^ (x >> 31));
-}
 
 /*
  * The last n < 8 bytes as one word.  For 4-7 bytes two overlapping 4-byte
@@ -139,12 +124,3 @@ hash64(const void *buf, size_t len, uint64_t seed)
 	return (hash_final(hash_absorb(a, b)));
 }
 
-/*
- * Hash a 64-bit integer: a bijection, so distinct integers never collide.
- * Not equal to hash64() of the integer's bytes.
- */
-uint64_t
-hash64_u64(uint64_t x)
-{
-	return (hash_final((x ^ HASH_K4) * HASH_K1));
-}
