@@ -59,7 +59,10 @@
  * items were seen), no D is ever non-zero: counts are exact and the merge
  * equals adding both inputs to one sketch, in any order.
  *
- * Memory.  A sketch, its arrays and its items' bytes come from its arena
+ * Memory.  The counters and the table start small (TOPK_CAP_MIN) and
+ * double up to k as items come: most sketches, one per row of a view, see
+ * a few items.  The heap is allocated when the last counter is taken.
+ * A sketch, its arrays and its items' bytes come from its arena
  * (NULL: the heap); a merge puts the items it takes from the other side
  * in the destination's.  An arena frees nothing until reset, so an add
  * that evicts a counter writes the new item over the old one's bytes when
@@ -92,15 +95,19 @@ struct topk_entry {
 	uint32_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart */
 };
 
+#define TOPK_CAP_MIN	4	/* counters first allocated */
+
 struct topk {
 	struct arena		*a;	/* where it lives; NULL: the heap */
 	int			 k;
 	int			 n;	/* counters in use */
+	int			 cap;	/* counters allocated, n to k */
 	uint64_t		 total;
-	struct topk_entry	*e;	/* k counters, 0..n-1 in use */
-	int			*heap;	/* counters, the last ranked on top */
+	struct topk_entry	*e;	/* cap counters, 0..n-1 in use */
+	int			*heap;	/* counters, the last ranked on top;
+					   NULL until n first reaches k */
 	int			*table;	/* counter number + 1, 0 if free */
-	size_t			 mask;
+	size_t			 mask;	/* table size - 1, at least 2 cap */
 };
 
 /*
@@ -257,20 +264,62 @@ heap_down(struct topk *t, int i)
 	}
 }
 
-/* Rebuild the table and the heap from counters 0..n-1. */
+/* Build the heap of a full sketch. */
+static void
+heap_build(struct topk *t)
+{
+	int	i;
+
+	if (t->heap == NULL)
+		t->heap = arena_calloc(t->a, t->k, sizeof(*t->heap));
+	for (i = 0; i < t->n; i++) {
+		t->heap[i] = i;
+		t->e[i].heap = i;
+	}
+	for (i = t->n / 2 - 1; i >= 0; i--)
+		heap_down(t, i);
+}
+
+/* Rebuild the table, and the heap if every counter is used. */
 static void
 topk_reindex(struct topk *t)
 {
 	int	i;
 
 	memset(t->table, 0, (t->mask + 1) * sizeof(*t->table));
-	for (i = 0; i < t->n; i++) {
+	for (i = 0; i < t->n; i++)
 		table_insert(t, i);
-		t->heap[i] = i;
-		t->e[i].heap = i;
-	}
-	for (i = t->n / 2 - 1; i >= 0; i--)
-		heap_down(t, i);
+	if (t->n == t->k)
+		heap_build(t);
+}
+
+/*
+ * Room for at least want (<= k) counters: the counters doubled up to k,
+ * the table kept at least twice their number (refilled when it grows).
+ */
+static void
+topk_reserve(struct topk *t, int want)
+{
+	size_t	size = 4;
+	int	cap, i;
+
+	if (want <= t->cap)
+		return;
+	for (cap = t->cap; cap < want; cap *= 2)
+		;
+	if (cap > t->k)
+		cap = t->k;
+	t->e = arena_reallocarray(t->a, t->e, t->cap, cap, sizeof(*t->e));
+	t->cap = cap;
+	while (size < 2 * (size_t)cap)
+		size *= 2;
+	if (size == t->mask + 1)
+		return;
+	arena_free(t->a, t->table);
+	t->table = arena_calloc(t->a, size, sizeof(*t->table));
+	t->mask = size - 1;
+	for (i = 0; i < t->n; i++)
+		table_insert(t, i);
 }
 
 /* A copy of an item's bytes in a, with room for *cap (set here). */
@@ -300,13 +349,13 @@ topk_new_in(struct arena *a, int k)
 
 	if (k < 1 || k > TOPK_K_MAX)
 		return (NULL);
-	while (size < 2 * (size_t)k)
-		size *= 2;
 	t = arena_calloc(a, 1, sizeof(*t));
 	t->a = a;
 	t->k = k;
-	t->e = arena_calloc(a, k, sizeof(*t->e));
-	t->heap = arena_calloc(a, k, sizeof(*t->heap));
+	t->cap = k < TOPK_CAP_MIN ? k : TOPK_CAP_MIN;
+	while (size < 2 * (size_t)t->cap)
+		size *= 2;
+	t->e = arena_calloc(a, t->cap, sizeof(*t->e));
 	t->table = arena_calloc(a, size, sizeof(*t->table));
 	t->mask = size - 1;
 	return (t);
@@ -342,14 +391,19 @@ topk_copy_in(struct arena *a, const struct topk *o)
 	int		 i;
 
 	t = topk_new_in(a, o->k);
+	topk_reserve(t, o->n);
 	t->n = o->n;
 	t->total = o->total;
 	memcpy(t->e, o->e, o->n * sizeof(*t->e));
 	for (i = 0; i < o->n; i++)
 		t->e[i].item = item_dup(a, o->e[i].item, o->e[i].len,
 		    &t->e[i].cap);
-	memcpy(t->heap, o->heap, o->n * sizeof(*t->heap));
-	memcpy(t->table, o->table, (o->mask + 1) * sizeof(*t->table));
+	if (o->heap != NULL && o->n == o->k) {
+		t->heap = arena_alloc(a, t->k * sizeof(*t->heap));
+		memcpy(t->heap, o->heap, o->n * sizeof(*t->heap));
+	}
+	for (i = 0; i < t->n; i++)
+		table_insert(t, i);
 	return (t);
 }
 
@@ -404,6 +458,8 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 		return;
 	}
 	if (t->n < t->k) {
+		if (t->n == t->cap)
+			topk_reserve(t, t->n + 1);
 		c = t->n++;
 		e = &t->e[c];
 		e->item = item_dup(t->a, item, len, &e->cap);
@@ -412,15 +468,12 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 		e->error = 0;
 		e->hash = hash;
 		table_insert(t, c);
-		t->heap[c] = c;
-		e->heap = c;
 		/*
 		 * The heap only matters once every counter is in use (it
 		 * finds the one to replace): built then, not kept before.
 		 */
 		if (t->n == t->k)
-			for (c = t->n / 2 - 1; c >= 0; c--)
-				heap_down(t, c);
+			heap_build(t);
 		return;
 	}
 	c = t->heap[0];
@@ -506,6 +559,7 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 	}
 	for (i = 0; i < t->n; i++)
 		arena_free(t->a, t->e[i].item);
+	topk_reserve(t, keep);
 	for (i = 0; i < keep; i++) {
 		e = &t->e[i];
 		*e = cand[i];
@@ -728,6 +782,7 @@ topk_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 		return (NULL);
 	}
 	t = topk_new_in(a, (int)k);
+	topk_reserve(t, (int)n);
 	t->total = total;
 	for (i = 0; i < n; i++) {
 		if (topk_unpack_item(r, t, i, cause) == -1)
@@ -784,7 +839,8 @@ topk_bytes(const struct topk *t)
 	size_t	n;
 	int	i;
 
-	n = sizeof(*t) + (size_t)t->k * (sizeof(*t->e) + sizeof(*t->heap)) +
+	n = sizeof(*t) + (size_t)t->cap * sizeof(*t->e) +
+	    (t->heap != NULL ? (size_t)t->k * sizeof(*t->heap) : 0) +
 	    (t->mask + 1) * sizeof(*t->table);
 	for (i = 0; i < t->n; i++)
 		n += t->e[i].cap;

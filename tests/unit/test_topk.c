@@ -182,11 +182,22 @@ START_TEST(test_basic)
 {
 	struct topk		*t;
 	struct topk_item	 out[4];
+	int			 i;
 
 	ck_assert_ptr_null(topk_new(0));
 	ck_assert_ptr_null(topk_new(TOPK_K_MAX + 1));
 	t = topk_new(TOPK_K_MAX);
 	ck_assert_ptr_nonnull(t);
+	/* Memory grows with the items seen, not with k. */
+	ck_assert_uint_lt(topk_bytes(t), 512);
+	topk_add(t, "a", 1, 1);
+	ck_assert_uint_lt(topk_bytes(t), 512);
+	for (i = 0; i < 1000; i++)
+		topk_add(t, &i, sizeof(i), 1);
+	ck_assert_uint_gt(topk_bytes(t), 1000 * 3 * sizeof(uint64_t));
+	ck_assert_uint_lt(topk_bytes(t), 1024 * 128);
+	ck_assert_uint_eq(topk_size(t), 1001);
+	assert_roundtrip(t);
 	topk_free(t);
 	topk_free(NULL);
 
