@@ -15,6 +15,14 @@
  * a table-driven "slicing-by-8" loop does (Kounavis and Berry, "A Systematic
  * Approach to Building High Performance Software-Based CRC Generators",
  * 2005).  The tables are built once, on first use, from the polynomial.
+ *
+ * The instruction takes 3 cycles but can start one every cycle, so the
+ * hardware version runs three lanes of CRC_LANE bytes side by side and
+ * joins them: without the pre- and post-inversion a CRC is linear, so the
+ * CRC of A B C is Z(Z(crc(A)) ^ crc0(B)) ^ crc0(C), crc0 starting from 0
+ * and Z the effect of CRC_LANE zero bytes, a linear map of the 32-bit
+ * register kept as four byte tables (crc32c_zero).  A stored record (about
+ * 200 bytes) is checked about twice as fast.
  */
 
 #include <pthread.h>
@@ -25,7 +33,10 @@
 
 #define CRC32C_POLY	0x82f63b78u
 
+#define CRC_LANE	64		/* bytes per lane, a multiple of 8 */
+
 static uint32_t		crc32c_table[8][256];
+static uint32_t		crc32c_zero[4][256];	/* Z, byte by byte */
 static pthread_once_t	crc32c_once = PTHREAD_ONCE_INIT;
 static int		crc32c_hw;
 
@@ -34,7 +45,7 @@ static void
 crc32c_init(void)
 {
 	uint32_t	c;
-	int		i, j;
+	int		i, j, k;
 
 	for (i = 0; i < 256; i++) {
 		c = i;
@@ -49,6 +60,14 @@ crc32c_init(void)
 			crc32c_table[j][i] = c;
 		}
 	}
+	/* Z of each byte of the register: CRC_LANE zero bytes through it. */
+	for (j = 0; j < 4; j++)
+		for (i = 0; i < 256; i++) {
+			c = (uint32_t)i << (8 * j);
+			for (k = 0; k < CRC_LANE; k++)
+				c = crc32c_table[0][c & 0xff] ^ (c >> 8);
+			crc32c_zero[j][i] = c;
+		}
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	crc32c_hw = __builtin_cpu_supports("sse4.2");
@@ -88,17 +107,41 @@ crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
-/* The SSE4.2 crc32 instruction, 8 bytes a step. */
+/* Z applied to register c: as if CRC_LANE zero bytes followed. */
+static inline uint32_t
+crc32c_shift(uint32_t c)
+{
+	return (crc32c_zero[0][c & 0xff] ^ crc32c_zero[1][(c >> 8) & 0xff] ^
+	    crc32c_zero[2][(c >> 16) & 0xff] ^ crc32c_zero[3][c >> 24]);
+}
+
+/* The SSE4.2 crc32 instruction, 8 bytes a step, three lanes at a time. */
 __attribute__((target("sse4.2")))
 static uint32_t
 crc32c_hw_update(uint32_t crc, const void *buf, size_t len)
 {
 	const uint8_t	*p = buf;
-	uint64_t	 c = ~crc & 0xffffffffu, w;
+	uint64_t	 c = ~crc & 0xffffffffu, w, x, y, b, d;
+	size_t		 i;
 
 	while (len > 0 && ((uintptr_t)p & 7) != 0) {
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
 		len--;
+	}
+	while (len >= 3 * CRC_LANE) {
+		b = d = 0;
+		for (i = 0; i < CRC_LANE; i += 8) {
+			memcpy(&w, p + i, 8);
+			memcpy(&x, p + CRC_LANE + i, 8);
+			memcpy(&y, p + 2 * CRC_LANE + i, 8);
+			c = __builtin_ia32_crc32di(c, w);
+			b = __builtin_ia32_crc32di(b, x);
+			d = __builtin_ia32_crc32di(d, y);
+		}
+		c = crc32c_shift(crc32c_shift((uint32_t)c) ^ (uint32_t)b) ^
+		    (uint32_t)d;
+		p += 3 * CRC_LANE;
+		len -= 3 * CRC_LANE;
 	}
 	while (len >= 8) {
 		memcpy(&w, p, 8);

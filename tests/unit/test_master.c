@@ -272,6 +272,11 @@ START_TEST(test_crc32c_hw_matches_sw)
 		for (i = 0; i + off <= sizeof(buf); i += 97)
 			ck_assert_uint_eq(crc32c(0, buf + off, i),
 			    crc32c_sw(0, buf + off, i));
+	/* Every length around the three-lane blocks, from any CRC. */
+	for (off = 0; off < 9; off++)
+		for (i = 0; i < 800; i++)
+			ck_assert_uint_eq(crc32c(0x12345678, buf + off, i),
+			    crc32c_sw(0x12345678, buf + off, i));
 }
 END_TEST
 
