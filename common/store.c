@@ -16,6 +16,7 @@
  */
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,19 @@ store_err(sqlite3 *db, char **cause, const char *what)
 	return (-1);
 }
 
+static pthread_once_t	store_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Before SQLite's first use: no memory statistics, which take a global
+ * mutex on every allocation (nothing here reads them).  Too late if
+ * SQLite was already initialised, which only costs that mutex.
+ */
+static void
+store_config(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 /*
  * Open (creating if asked) the database at path, in WAL mode, with the
  * lamina tables.  Readers open it read-only.
@@ -60,6 +74,7 @@ store_open(const char *path, int writer, char **cause)
 	sqlite3	*db;
 	int	 flags;
 
+	pthread_once(&store_once, store_config);
 	flags = writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE :
 	    SQLITE_OPEN_READONLY;
 	if (sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
