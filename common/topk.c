@@ -97,6 +97,16 @@ struct topk_entry {
 
 #define TOPK_CAP_MIN	4	/* counters first allocated */
 
+/*
+ * A heap node: counter c with a copy of its count and hash, so that
+ * ordering the heap reads the heap alone.
+ */
+struct topk_node {
+	uint64_t	 count;
+	uint64_t	 hash;
+	int		 c;
+};
+
 struct topk {
 	struct arena		*a;	/* where it lives; NULL: the heap */
 	int			 k;
@@ -104,8 +114,8 @@ struct topk {
 	int			 cap;	/* counters allocated, n to k */
 	uint64_t		 total;
 	struct topk_entry	*e;	/* cap counters, 0..n-1 in use */
-	int			*heap;	/* counters, the last ranked on top;
-					   NULL until n first reaches k */
+	struct topk_node	*heap;	/* the last ranked on top; NULL
+					   until n first reaches k */
 	int			*table;	/* counter number + 1, 0 if free */
 	size_t			 mask;	/* table size - 1, at least 2 cap */
 };
@@ -227,41 +237,52 @@ table_remove(struct topk *t, int c)
 	}
 }
 
-/* Counter a ranks after counter b. */
+/* Node a ranks after node b. */
 static inline int
-heap_worse(const struct topk *t, int a, int b)
+node_worse(const struct topk *t, const struct topk_node *a,
+    const struct topk_node *b)
 {
-	return (entry_rank(&t->e[a], &t->e[b]) > 0);
+	const struct topk_entry	*x, *y;
+
+	if (__builtin_expect(a->count == b->count && a->hash == b->hash, 0)) {
+		x = &t->e[a->c];
+		y = &t->e[b->c];
+		return (item_cmp(x->item, x->len, y->item, y->len) > 0);
+	}
+	/* Without branches: these outcomes are coin tosses. */
+	return ((a->count < b->count) |
+	    ((a->count == b->count) & (a->hash > b->hash)));
 }
 
-static void
-heap_swap(struct topk *t, int i, int j)
-{
-	int	c = t->heap[i];
-
-	t->heap[i] = t->heap[j];
-	t->heap[j] = c;
-	t->e[t->heap[i]].heap = i;
-	t->e[t->heap[j]].heap = j;
-}
-
+/* Move node i down to its place. */
 static void
 heap_down(struct topk *t, int i)
 {
-	int	l, w;
+	struct topk_node	 x = t->heap[i];
+	int			 l, w;
 
 	for (;;) {
-		w = i;
 		l = 2 * i + 1;
-		if (l < t->n && heap_worse(t, t->heap[l], t->heap[w]))
-			w = l;
-		if (l + 1 < t->n && heap_worse(t, t->heap[l + 1], t->heap[w]))
-			w = l + 1;
-		if (w == i)
-			return;
-		heap_swap(t, i, w);
+		if (l >= t->n)
+			break;
+		w = l + (l + 1 < t->n && node_worse(t, &t->heap[l + 1],
+		    &t->heap[l]));
+		if (!node_worse(t, &t->heap[w], &x))
+			break;
+		t->heap[i] = t->heap[w];
+		t->e[t->heap[i].c].heap = i;
 		i = w;
 	}
+	t->heap[i] = x;
+	t->e[x.c].heap = i;
+}
+
+/* Counter c's count went up: its node follows. */
+static inline void
+heap_raise(struct topk *t, int c)
+{
+	t->heap[t->e[c].heap].count = t->e[c].count;
+	heap_down(t, t->e[c].heap);
 }
 
 /* Build the heap of a full sketch. */
@@ -273,7 +294,9 @@ heap_build(struct topk *t)
 	if (t->heap == NULL)
 		t->heap = arena_calloc(t->a, t->k, sizeof(*t->heap));
 	for (i = 0; i < t->n; i++) {
-		t->heap[i] = i;
+		t->heap[i].count = t->e[i].count;
+		t->heap[i].hash = t->e[i].hash;
+		t->heap[i].c = i;
 		t->e[i].heap = i;
 	}
 	for (i = t->n / 2 - 1; i >= 0; i--)
@@ -454,7 +477,7 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 	if ((c = topk_find(t, item, len, hash)) != -1) {
 		t->e[c].count += weight;
 		if (t->n == t->k)
-			heap_down(t, t->e[c].heap);
+			heap_raise(t, c);
 		return;
 	}
 	if (t->n < t->k) {
@@ -476,7 +499,7 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 			heap_build(t);
 		return;
 	}
-	c = t->heap[0];
+	c = t->heap[0].c;
 	e = &t->e[c];
 	m = e->count;
 	table_remove(t, c);
@@ -490,6 +513,8 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 	e->error = m;
 	e->hash = hash;
 	table_insert(t, c);
+	t->heap[0].count = e->count;
+	t->heap[0].hash = hash;
 	heap_down(t, 0);
 }
 
@@ -497,7 +522,7 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 static uint64_t
 topk_floor(const struct topk *t)
 {
-	return (t->n == t->k ? t->e[t->heap[0]].count : 0);
+	return (t->n == t->k ? t->heap[0].count : 0);
 }
 
 /*
