@@ -737,14 +737,31 @@ store_bytes(const struct dds_store *s)
 	return (s->bincap * sizeof(*s->bins) + s->cap * sizeof(*s->counts));
 }
 
-/* Pack as [lowest bucket, LEB128 counts up to the highest]. */
+/* v as an unsigned LEB128 varint at p; returns its length. */
+static size_t
+varint_put(uint8_t *p, uint64_t v)
+{
+	size_t	n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return (n);
+}
+
+/*
+ * Pack as [lowest bucket, counts]: LEB128 varints, the count of each
+ * non-zero bucket up to the highest, a run of r zero buckets between two
+ * written as 0, r.
+ */
 static void
 store_pack(const struct dds_store *s, msgpack_packer *pk)
 {
 	uint8_t		 small[512], *buf;
-	size_t		 len = 0, k = 0, need;
-	uint64_t	 v;
-	int64_t		 j;
+	size_t		 len = 0, k = 0, need, nnz;
+	int64_t		 j, prev;
 
 	msgpack_pack_array(pk, 2);
 	if (s->total == 0) {
@@ -752,22 +769,33 @@ store_pack(const struct dds_store *s, msgpack_packer *pk)
 		msgpack_pack_bin(pk, 0);
 		return;
 	}
-	/* Most stores are narrow: no allocation for them. */
-	need = (size_t)(s->hi - s->lo + 1) * VARINT_MAX;
-	buf = need <= sizeof(small) ? small : xmalloc(need);
-	for (j = s->lo; j <= s->hi; j++) {
-		if (s->counts != NULL)
-			v = s->counts[j - s->offset];
-		else if (s->bins[k].idx == j)
-			v = s->bins[k++].n;
-		else
-			v = 0;
-		while (v >= 0x80) {
-			buf[len++] = (uint8_t)(v | 0x80);
-			v >>= 7;
+	/* Each non-zero bucket, and the run of zeros before it: 0, r. */
+	nnz = s->counts != NULL ? (size_t)(s->hi - s->lo + 1) : s->nbins;
+	need = nnz * (2 * VARINT_MAX + 1);
+	buf = need <= sizeof(small) ? small : xmalloc(need);	/* most */
+	prev = s->lo - 1;
+	if (s->counts == NULL) {
+		for (k = 0; k < s->nbins; k++) {
+			if ((j = s->bins[k].idx) > prev + 1) {
+				buf[len++] = 0;
+				len += varint_put(buf + len,
+				    (uint64_t)(j - prev - 1));
+			}
+			len += varint_put(buf + len, s->bins[k].n);
+			prev = j;
 		}
-		buf[len++] = (uint8_t)v;
-	}
+	} else
+		for (j = s->lo; j <= s->hi; j++) {
+			if (s->counts[j - s->offset] == 0)
+				continue;
+			if (j > prev + 1) {
+				buf[len++] = 0;
+				len += varint_put(buf + len,
+				    (uint64_t)(j - prev - 1));
+			}
+			len += varint_put(buf + len, s->counts[j - s->offset]);
+			prev = j;
+		}
 	msgpack_pack_int64(pk, s->lo);
 	msgpack_pack_bin(pk, len);
 	msgpack_pack_bin_body(pk, buf, len);
@@ -800,18 +828,49 @@ varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 }
 
 /*
+ * One entry of a store's counts at *pp: the zero buckets before the next
+ * bucket in *zeros and its count in *v.  In version 1 every bucket is a
+ * count, zeros included; from version 2 a count is never 0, and 0, r
+ * stands for a run of r zero buckets, always followed by a count.  NULL,
+ * or what is wrong.
+ */
+static const char *
+store_entry(const uint8_t **pp, const uint8_t *end, uint64_t version,
+    uint64_t *zeros, uint64_t *v)
+{
+	const char	*why;
+
+	*zeros = 0;
+	if ((why = varint_get(pp, end, v)) != NULL)
+		return (why);
+	if (version == 1 || *v != 0)
+		return (NULL);
+	if ((why = varint_get(pp, end, zeros)) != NULL)
+		return (why);
+	if (*zeros == 0)
+		return ("run of no zero buckets");
+	if (*pp == end)
+		return ("zero bucket at an end");
+	if ((why = varint_get(pp, end, v)) != NULL)
+		return (why);
+	if (*v == 0)
+		return ("two runs of zero buckets in a row");
+	return (NULL);
+}
+
+/*
  * Read a store: the bin is walked once to check it before anything is
  * allocated, so a hostile width costs nothing.  Up to STORE_SPARSE_MAX
  * non-zero buckets make a sparse store, more a dense one.
  */
 static int
 store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
-    const char *name, char **cause)
+    uint64_t version, const char *name, char **cause)
 {
 	const uint8_t	*b, *p, *end;
 	const char	*why;
 	size_t		 len, width = 0, nonzero = 0;
-	uint64_t	 v, first = 0, last = 0, total = 0;
+	uint64_t	 v, zeros, first = 0, last = 0, total = 0;
 	int64_t		 offset, idxmin, idxmax, j;
 	uint32_t	 n;
 
@@ -833,15 +892,19 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 		return (0);
 	}
 	for (p = b, end = b + len; p < end; width++) {
-		if (width == (size_t)d->max_bins) {
+		if ((why = store_entry(&p, end, version, &zeros, &v)) !=
+		    NULL) {
+			xasprintf(cause, "ddsketch: %s store: %s", name, why);
+			return (-1);
+		}
+		if (zeros >= (size_t)d->max_bins - width) {
 			xasprintf(cause, "ddsketch: %s store: wider than "
 			    "max_bins %d", name, d->max_bins);
 			return (-1);
 		}
-		if ((why = varint_get(&p, end, &v)) != NULL) {
-			xasprintf(cause, "ddsketch: %s store: %s", name, why);
-			return (-1);
-		}
+		if (width == 0)
+			first = zeros > 0 ? 0 : v;	/* a run first: no */
+		width += zeros;
 		if (v > UINT64_MAX - total) {
 			xasprintf(cause, "ddsketch: %s store: counts overflow",
 			    name);
@@ -849,8 +912,6 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 		}
 		total += v;
 		nonzero += v != 0;
-		if (width == 0)
-			first = v;
 		last = v;
 	}
 	if (first == 0 || last == 0) {
@@ -871,7 +932,8 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 	if (nonzero > STORE_SPARSE_MAX)
 		store_reserve(d, s, s->lo, s->hi, 0);
 	for (p = b, j = offset; p < end; j++) {
-		varint_get(&p, end, &v);
+		store_entry(&p, end, version, &zeros, &v);
+		j += (int64_t)zeros;
 		if (s->counts != NULL)
 			s->counts[j - s->offset] = v;
 		else if (v != 0) {
@@ -1190,7 +1252,7 @@ dds_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 	field = "version";
 	if (msg_get_uint(r, &version) == -1)
 		goto bad;
-	if (version != DDS_VERSION) {
+	if (version != 1 && version != DDS_VERSION) {
 		xasprintf(cause, "ddsketch: unsupported version %llu",
 		    (unsigned long long)version);
 		return (NULL);
@@ -1233,8 +1295,8 @@ dds_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 	}
 	d->min = mn + 0.0;		/* -0.0 becomes +0.0 */
 	d->max = mx + 0.0;
-	if (store_unpack(r, d, &d->pos, "positive", cause) == -1 ||
-	    store_unpack(r, d, &d->neg, "negative", cause) == -1 ||
+	if (store_unpack(r, d, &d->pos, version, "positive", cause) == -1 ||
+	    store_unpack(r, d, &d->neg, version, "negative", cause) == -1 ||
 	    dds_check(d, cause) == -1)
 		goto fail;
 	if (count == 0) {

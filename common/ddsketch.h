@@ -22,7 +22,7 @@
  *
  * Serialized form, a msgpack array of ten:
  *
- *   [1, alpha, max_bins, zero_count, count, sum, min, max, positive, negative]
+ *   [2, alpha, max_bins, zero_count, count, sum, min, max, positive, negative]
  *
  *   alpha	float64, the relative accuracy (gamma = (1+alpha)/(1-alpha))
  *   max_bins	buckets per store, 1..65536
@@ -30,11 +30,14 @@
  *		m * 2^e with m a bin holding a big-endian two's complement
  *		integer (odd, shortest form)
  *   min, max	float64; 0.0 for an empty sketch; zeros are stored as +0.0
- *   stores	[offset, counts]: counts is a bin of unsigned LEB128 varints,
- *		one per bucket from index offset upward (bucket i holds
- *		|x| in (gamma^(i-1), gamma^i]); the first and last are non-zero,
- *		and an empty store is [0, ""].  The negative store is indexed
- *		by |x|.
+ *   stores	[offset, counts]: counts is a bin of unsigned LEB128 varints
+ *		for the buckets from index offset upward (bucket i holds |x|
+ *		in (gamma^(i-1), gamma^i]): the count of each non-zero one,
+ *		and between two of them a run of r zero buckets as 0, r
+ *		(r >= 1, a count after it); the first and last buckets are
+ *		non-zero, and an empty store is [0, ""].  The negative store
+ *		is indexed by |x|.  Version 1, still read, had a varint for
+ *		every bucket from the first to the last, zeros included.
  *
  * The _in functions put the sketch and everything it later grows into an
  * arena (arena.h), NULL meaning the heap as the plain ones do; dds_free()
@@ -49,7 +52,7 @@
 
 #include <msgpack.h>
 
-#define DDS_VERSION		1
+#define DDS_VERSION		2
 #define DDS_ALPHA_MIN		1e-6	/* keeps bucket indices in 32 bits */
 #define DDS_ALPHA_MAX		0.5	/* exclusive */
 #define DDS_MAX_BINS_MAX	65536

@@ -206,6 +206,22 @@ assert_roundtrip(const struct ddsketch *d)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* The LEB128 varint at b[*j], moving *j past it. */
+static uint64_t
+varint(const uint8_t *b, size_t len, size_t *j)
+{
+	uint64_t	v = 0;
+	int		sh = 0;
+
+	for (; *j < len; sh += 7) {
+		v |= (uint64_t)(b[*j] & 0x7f) << sh;
+		if ((b[(*j)++] & 0x80) == 0)
+			return (v);
+	}
+	ck_abort_msg("truncated varint");
+	return (0);
+}
+
 /* The widths of both stores, read from the serialized form. */
 static void
 store_widths(const struct ddsketch *d, size_t *pos, size_t *neg)
@@ -217,6 +233,7 @@ store_widths(const struct ddsketch *d, size_t *pos, size_t *neg)
 	int64_t			 off;
 	uint32_t		 n, i;
 	size_t			 len, j, *w;
+	uint64_t		 v;
 	double			 f;
 
 	pack(d, &sb);
@@ -233,8 +250,11 @@ store_widths(const struct ddsketch *d, size_t *pos, size_t *neg)
 		ck_assert_int_eq(msg_get_array(&r, &n), 0);
 		ck_assert_int_eq(msg_get_int(&r, &off), 0);
 		ck_assert_int_eq(msg_get_bin(&r, &b, &len), 0);
-		for (*w = 0, j = 0; j < len; j++)
-			*w += (b[j] & 0x80) == 0;
+		/* A count is one bucket, 0 and r a run of r. */
+		for (*w = 0, j = 0; j < len; ) {
+			v = varint(b, len, &j);
+			*w += v != 0 ? 1 : varint(b, len, &j);
+		}
 	}
 	ck_assert_int_eq(msg_end(&r), 0);
 	msgpack_sbuffer_destroy(&sb);
@@ -869,8 +889,8 @@ START_TEST(test_hostile_fields)
 	r.nfields = 9;
 	refuse(&r, "ddsketch: 9 fields, expected 10");
 	r = raw_default();
-	r.version = 2;
-	refuse(&r, "ddsketch: unsupported version 2");
+	r.version = 3;
+	refuse(&r, "ddsketch: unsupported version 3");
 	r = raw_default();
 	r.alpha = 0.5;
 	refuse(&r, "ddsketch: alpha 0.5 out of range");
@@ -942,6 +962,43 @@ START_TEST(test_hostile_fields)
 	refuse(&r, "ddsketch: positive store: counts overflow");
 	r.binlen[0] = 10;		/* 2^64 - 1 alone is fine here */
 	refuse(&r, "ddsketch: buckets do not sum to count 4");
+
+	/*
+	 * Version 2: a count is never 0; 0, r is a run of r >= 1 zero
+	 * buckets between two counts.  Version 1 (every bucket a count) is
+	 * still read, and packed again as version 2.
+	 */
+	r = raw_default();
+	r.version = 2;
+	admit(&r);
+	r.max = 1.03;			/* bucket 2: (1.0202, 1.0408] */
+	r.bin[0] = "\x02\x00\x01\x01";	/* 2, one zero bucket, 1 */
+	r.binlen[0] = 4;
+	admit(&r);
+	r.version = 1;
+	r.bin[0] = "\x02\x00\x01";		/* the same in version 1 */
+	r.binlen[0] = 3;
+	admit(&r);
+	r.version = 2;
+	refuse(&r, "ddsketch: positive store: zero bucket at an end");
+	r.bin[0] = "\x00\x01\x02\x01";
+	r.binlen[0] = 4;
+	refuse(&r, "ddsketch: positive store: zero bucket at an end");
+	r.bin[0] = "\x02\x00\x00\x01";
+	refuse(&r, "ddsketch: positive store: run of no zero buckets");
+	r.bin[0] = "\x02\x00\x01\x00\x01\x01";
+	r.binlen[0] = 6;
+	refuse(&r, "ddsketch: positive store: two runs of zero buckets in "
+	    "a row");
+	r.bin[0] = "\x02\x00";
+	r.binlen[0] = 2;
+	refuse(&r, "ddsketch: positive store: truncated count");
+	r.bin[0] = "\x02\x00\x03\x01";	/* 5 buckets, max_bins 4 */
+	r.binlen[0] = 4;
+	refuse(&r, "ddsketch: positive store: wider than max_bins 4");
+	r.bin[0] = "\x02\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x01";
+	r.binlen[0] = 13;		/* a run of 2^64 - 1: no overflow */
+	refuse(&r, "ddsketch: positive store: wider than max_bins 4");
 	r = raw_default();
 	r.off[1] = 5;
 	refuse(&r, "ddsketch: negative store: empty with offset 5");
@@ -1386,7 +1443,8 @@ END_TEST
 START_TEST(test_sparse_bytes)
 {
 	struct ddsketch	*d, *e;
-	size_t		 i, base;
+	msgpack_sbuffer	 sb;
+	size_t		 i, base, wp, wn;
 
 	e = dds_new(ALPHA, BINS);
 	base = dds_bytes(e);
@@ -1406,6 +1464,15 @@ START_TEST(test_sparse_bytes)
 	e = form_reload(d);		/* a stored partial, read back */
 	ck_assert_uint_le(dds_bytes(e), base + 8 * 16);
 	assert_same(d, e);
+	/*
+	 * Packed, the zero buckets between them are runs: about 2 bytes a
+	 * value, where a varint per bucket took 346.
+	 */
+	pack(d, &sb);
+	store_widths(d, &wp, &wn);
+	ck_assert_uint_eq(wp, 346);
+	ck_assert_uint_lt(sb.size, 100);
+	msgpack_sbuffer_destroy(&sb);
 	dds_free(d);
 	dds_free(e);
 }
