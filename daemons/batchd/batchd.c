@@ -38,6 +38,8 @@
 #include "rpc.h"
 #include "xmalloc.h"
 
+#define DRAIN_TIMEOUT_NS	(5LL * 1000000000)	/* to send answers */
+
 /* Ask the runner for a run (after the current one, if one runs). */
 void
 batchd_request_run(struct batchd *d)
@@ -51,9 +53,41 @@ batchd_request_run(struct batchd *d)
 static void
 batchd_timer_cb(int fd, short events, void *arg)
 {
+	struct batchd	*d = arg;
+
 	(void)fd;
 	(void)events;
-	batchd_request_run(arg);
+	if (!d->stopping)
+		batchd_request_run(d);
+}
+
+/* Stopping: leave the loop once every answer is sent, or after a while. */
+static void
+batchd_drain_cb(int fd, short events, void *arg)
+{
+	struct batchd		*d = arg;
+	struct rpc_stats	 rs;
+	struct timeval		 tv = { 0, 10000 };
+
+	(void)fd;
+	(void)events;
+	rpc_server_stats(d->rpc, &rs);
+	if (rs.out_queued > 0 && batchd_now() < d->drain_deadline_ns) {
+		evtimer_add(d->ev_drain, &tv);
+		return;
+	}
+	event_base_loopexit(d->base, NULL);
+}
+
+/* Stopping, and no run left: answer whoever waits, send, then leave. */
+static void
+batchd_stop_loop(struct batchd *d)
+{
+	struct timeval	tv = { 0, 0 };
+
+	batchd_rpc_stopping(d);
+	d->drain_deadline_ns = batchd_now() + DRAIN_TIMEOUT_NS;
+	evtimer_add(d->ev_drain, &tv);
 }
 
 /* The runner finished a run. */
@@ -76,7 +110,7 @@ batchd_done_cb(int fd, short events, void *arg)
 		v = d->sh.running || d->sh.want_run;
 		pthread_mutex_unlock(&d->sh.mu);
 		if (!v)
-			event_base_loopexit(d->base, NULL);
+			batchd_stop_loop(d);
 	}
 }
 
@@ -100,7 +134,7 @@ batchd_signal_cb(int sig, short events, void *arg)
 	running = d->sh.running;
 	pthread_mutex_unlock(&d->sh.mu);
 	if (!running)
-		event_base_loopexit(d->base, NULL);
+		batchd_stop_loop(d);
 }
 
 int
@@ -141,6 +175,7 @@ main(int argc, char **argv)
 	evsignal_add(d.ev_term, NULL);
 	evsignal_add(d.ev_int, NULL);
 	d.ev_timer = event_new(d.base, -1, EV_PERSIST, batchd_timer_cb, &d);
+	d.ev_drain = evtimer_new(d.base, batchd_drain_cb, &d);
 	tv.tv_sec = (time_t)(d.conf->batch_interval_ms / 1000);
 	tv.tv_usec = (suseconds_t)(d.conf->batch_interval_ms % 1000) * 1000;
 	evtimer_add(d.ev_timer, &tv);
@@ -168,6 +203,7 @@ main(int argc, char **argv)
 	rpc_server_free(d.rpc);
 	event_free(d.ev_done);
 	event_free(d.ev_timer);
+	event_free(d.ev_drain);
 	event_free(d.ev_term);
 	event_free(d.ev_int);
 	event_base_free(d.base);

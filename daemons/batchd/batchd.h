@@ -115,6 +115,8 @@ struct batchd {
 	struct event		*ev_timer;
 	struct event		*ev_term;
 	struct event		*ev_int;
+	struct event		*ev_drain;	/* stopping: answers sent? */
+	int64_t			 drain_deadline_ns;
 	struct batchd_waiters	 waiters;
 	struct batchd_subs	 subs;
 	int			 stopping;
@@ -131,6 +133,7 @@ int		 batchd_open_store(struct batchd *, char **);
 /* batchd_rpc.c */
 void		 batchd_rpc_start(struct batchd *, int);
 void		 batchd_run_done(struct batchd *);
+void		 batchd_rpc_stopping(struct batchd *);
 void		 batchd_rpc_free(struct batchd *);
 
 #endif

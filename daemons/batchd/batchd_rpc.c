@@ -321,6 +321,23 @@ batchd_run_done(struct batchd *d)
 	}
 }
 
+/*
+ * Stopping, with no run left to do: the requests still waiting are for a
+ * run that will not happen, and are told so.
+ */
+void
+batchd_rpc_stopping(struct batchd *d)
+{
+	struct batchd_waiter	*w;
+
+	while ((w = TAILQ_FIRST(&d->waiters)) != NULL) {
+		TAILQ_REMOVE(&d->waiters, w, entry);
+		rpc_reply_error(w->req, PROTO_E_UNAVAILABLE, "run %" PRIu64
+		    ": lamina-batchd is shutting down", w->run);
+		free(w);
+	}
+}
+
 /* At exit: drop the waiters (their connections go) and subscribers. */
 void
 batchd_rpc_free(struct batchd *d)

@@ -473,6 +473,11 @@ pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
 			c->parts[v] = pipe_partial(pl, pl->views[v]);
 	fp = xcalloc(pl->nviews + 1, sizeof(*fp));
 	for (s = c->first; s < c->end && c->error == NULL; s++) {
+		/* The writer stopped (failure, SIGTERM): this chunk is moot. */
+		if (__atomic_load_n(&pl->stop, __ATOMIC_RELAXED)) {
+			c->error = xstrdup("stopped");
+			break;
+		}
 		seg = &pl->cat[s];
 		/* The views that need this segment. */
 		for (nfold = 0, v = 0; v < pl->nviews; v++)
@@ -708,10 +713,10 @@ pipe_run(struct pipeline *pl, char **cause)
 			fatal("pthread_create");
 	for (i = 0; i < pl->nchunks && rc == 0; i++) {
 		c = &pl->chunks[i];
-		if (i > 0 && run_interrupted(run->d)) {
+		if (run_interrupted(run->d)) {
 			rc = 1;
 			pthread_mutex_lock(&pl->mu);
-			pl->stop = 1;
+			__atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
 			pthread_cond_broadcast(&pl->cv);
 			pthread_mutex_unlock(&pl->mu);
 			break;
@@ -737,7 +742,7 @@ pipe_run(struct pipeline *pl, char **cause)
 		pthread_mutex_lock(&pl->mu);
 		pl->written++;
 		if (rc == -1)
-			pl->stop = 1;
+			__atomic_store_n(&pl->stop, 1, __ATOMIC_RELAXED);
 		pthread_cond_broadcast(&pl->cv);
 		pthread_mutex_unlock(&pl->mu);
 	}
@@ -944,7 +949,9 @@ run_once(struct batchd *d, uint64_t number)
 		for (seen = 0, j = 0; j < run.nviews && !seen; j++)
 			seen = strcmp(run.views[j].cv->stream,
 			    c->streams[i].name) == 0;
-		if (seen)
+		if (seen && run_interrupted(d))
+			rc = 1;
+		else if (seen)
 			rc = run_stream(&run, c->streams[i].name, &cause);
 	}
 	if (rc == 0)

@@ -110,14 +110,26 @@ check lamina_views "$T/all.jsonl" --prefix
 # A reader's snapshot, taken while batchd goes on from there, matches too.
 # SIGTERM stops the run once the chunk being written is committed: batchd
 # exits 0 with the horizon short of the end and the rows matching it.
+# A client asking for a run meanwhile waits for the next one, which will
+# not happen: it is told so before batchd exits.
 bstart batchd
 wait_horizon lamina_views $((h + 1))
+"$BPY" "$BH/batch_waiter.py" "$T/run/batch.sock" "$T/waiter.out" \
+    > "$T/waiter.log" 2>&1 &
+WAITER=$!
+PIDS="$PIDS $WAITER"
+wait_for 10 grep -q registered "$T/waiter.log" ||
+    fail "the waiting client never got in: $(cat "$T/waiter.log")"
 kill -TERM "$BATCHD"
 check lamina_views "$T/all.jsonl" --prefix
 wait "$BATCHD"
 rc=$?
 bforget "$BATCHD"
 expect_eq "exit status after SIGTERM in a run" "$rc" 0
+wait "$WAITER" || fail "the waiting client: $(cat "$T/waiter.log")"
+bforget "$WAITER"
+expect_eq "a run asked for during the stopped run" "$(cat "$T/waiter.out")" \
+    '[[102, "run 2: lamina-batchd is shutting down"], null]'
 h2=$(oracle sql "$DB" "SELECT horizon FROM lamina_views WHERE name = 'fine'")
 [ "$h2" -lt 200000 ] || fail "SIGTERM came after the run had covered" \
     "every segment (horizon $h2): make the run longer"
