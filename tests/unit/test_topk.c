@@ -275,6 +275,229 @@ START_TEST(test_eviction_order)
 }
 END_TEST
 
+/*
+ * A model of the rules, written the slow obvious way: counters in an
+ * array, the one ranked last (lowest count, then greatest topk_hash, then
+ * greatest bytes) found by a scan, merges as at the top of topk.c.  Items
+ * are numbers (names[]).
+ */
+struct model {
+	int		 k;
+	int		 n;
+	uint64_t	 total;
+	int		 item[128];
+	uint64_t	 count[128];
+	uint64_t	 error[128];
+};
+
+/* Negative if counter a of m ranks before counter b of o. */
+static int
+model_rank(const struct model *m, int a, const struct model *o, int b)
+{
+	uint64_t	ha, hb;
+	int		c;
+
+	if (m->count[a] != o->count[b])
+		return (m->count[a] > o->count[b] ? -1 : 1);
+	ha = topk_hash(names[m->item[a]], namelen[m->item[a]]);
+	hb = topk_hash(names[o->item[b]], namelen[o->item[b]]);
+	if (ha != hb)
+		return (ha < hb ? -1 : 1);
+	c = strcmp(names[m->item[a]], names[o->item[b]]);
+	return (c);
+}
+
+static int
+model_find(const struct model *m, int item)
+{
+	int	i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->item[i] == item)
+			return (i);
+	return (-1);
+}
+
+static void
+model_add(struct model *m, int item, uint64_t w)
+{
+	int	c, i;
+
+	m->total += w;
+	if ((c = model_find(m, item)) != -1) {
+		m->count[c] += w;
+		return;
+	}
+	if (m->n < m->k) {
+		c = m->n++;
+		m->item[c] = item;
+		m->count[c] = w;
+		m->error[c] = 0;
+		return;
+	}
+	for (c = 0, i = 1; i < m->n; i++)
+		if (model_rank(m, i, m, c) > 0)
+			c = i;
+	m->item[c] = item;
+	m->error[c] = m->count[c];
+	m->count[c] += w;
+}
+
+static uint64_t
+model_floor(const struct model *m)
+{
+	uint64_t	f = UINT64_MAX;
+	int		i;
+
+	if (m->n < m->k)
+		return (0);
+	for (i = 0; i < m->n; i++)
+		if (m->count[i] < f)
+			f = m->count[i];
+	return (f);
+}
+
+static void
+model_merge(struct model *m, const struct model *o)
+{
+	struct model	c;
+	uint64_t	dm = model_floor(m), dox = model_floor(o);
+	int		i, j, best, keep;
+
+	memset(&c, 0, sizeof(c));
+	for (i = 0; i < m->n; i++, c.n++) {
+		j = model_find(o, m->item[i]);
+		c.item[c.n] = m->item[i];
+		c.count[c.n] = m->count[i] + (j != -1 ? o->count[j] : dox);
+		c.error[c.n] = m->error[i] + (j != -1 ? o->error[j] : dox);
+	}
+	for (i = 0; i < o->n; i++) {
+		if (model_find(m, o->item[i]) != -1)
+			continue;
+		c.item[c.n] = o->item[i];
+		c.count[c.n] = o->count[i] + dm;
+		c.error[c.n] = o->error[i] + dm;
+		c.n++;
+	}
+	/* Keep the k ranked first, by selection. */
+	keep = c.n < m->k ? c.n : m->k;
+	for (m->n = 0; m->n < keep; m->n++) {
+		for (best = m->n, i = m->n + 1; i < c.n; i++)
+			if (model_rank(&c, i, &c, best) < 0)
+				best = i;
+		m->item[m->n] = c.item[best];
+		m->count[m->n] = c.count[best];
+		m->error[m->n] = c.error[best];
+		c.item[best] = c.item[m->n];
+		c.count[best] = c.count[m->n];
+		c.error[best] = c.error[m->n];
+	}
+	m->total += o->total;
+}
+
+/* The sketch holds exactly the model's counters. */
+static void
+assert_model(const struct topk *t, const struct model *m)
+{
+	struct topk_item	 out[128];
+	char			 buf[16];
+	size_t			 n, i;
+	int			 c, item;
+
+	ck_assert_uint_eq(topk_total(t), m->total);
+	n = topk_list(t, out, 128);
+	ck_assert_uint_eq(n, (size_t)m->n);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_lt(out[i].len, sizeof(buf));
+		memcpy(buf, out[i].item, out[i].len);
+		buf[out[i].len] = '\0';
+		ck_assert(sscanf(buf, "item%d", &item) == 1);
+		ck_assert_uint_eq(namelen[item], out[i].len);
+		ck_assert((c = model_find(m, item)) != -1);
+		ck_assert_uint_eq(out[i].count, m->count[c]);
+		ck_assert_uint_eq(out[i].error, m->error[c]);
+	}
+}
+
+/*
+ * Random adds (hits, free counters, evictions), merges of sketches at
+ * different fills, merges into itself, copies and unpacking, heap and
+ * arena, for k from 1 to 100: always the model's counters.
+ */
+START_TEST(test_model)
+{
+	static const int	 ks[] = { 1, 2, 3, 4, 5, 8, 10, 17, 64, 100 };
+	struct arena		 a;
+	struct model		 m[3], tmp;
+	struct topk		*t[3], *u;
+	msgpack_sbuffer		 sb;
+	char			*cause;
+	size_t			 r, step;
+	int			 k, s, o, item, distinct;
+	uint64_t		 w;
+
+	arena_init(&a);
+	for (r = 0; r < 100; r++) {
+		k = ks[r % (sizeof(ks) / sizeof(ks[0]))];
+		distinct = 1 + (int)(rnd() % (uint64_t)(3 * k + 2));
+		for (s = 0; s < 3; s++) {
+			memset(&m[s], 0, sizeof(m[s]));
+			m[s].k = k;
+			t[s] = s == 2 ? topk_new_in(&a, k) : topk_new(k);
+		}
+		for (step = 0; step < 300; step++) {
+			s = (int)(rnd() % 3);
+			o = (int)(rnd() % 3);
+			switch (rnd() % 20) {
+			case 0:
+				/* Merge o into s, through a copy if o is s. */
+				tmp = m[o];
+				model_merge(&m[s], &tmp);
+				ck_assert_int_eq(topk_merge(t[s], t[o], &cause),
+				    0);
+				break;
+			case 1:
+				/* Replace s by a copy or an unpacked copy. */
+				if (s == 2)
+					break;
+				if (rnd() % 2)
+					u = topk_copy(t[s]);
+				else {
+					pack(t[s], &sb);
+					u = unpack(sb.data, sb.size, &cause);
+					ck_assert_ptr_nonnull(u);
+					msgpack_sbuffer_destroy(&sb);
+				}
+				topk_free(t[s]);
+				t[s] = u;
+				break;
+			default:
+				/* Squared: a few items come back often. */
+				item = (int)(rnd() % (uint64_t)distinct);
+				item = (int)((uint64_t)item *
+				    (rnd() % (uint64_t)distinct) / distinct);
+				w = rnd() % 5 == 0 ? 1 + rnd() % 4 : 1;
+				model_add(&m[s], item, w);
+				if (rnd() % 2)
+					add(t[s], item, w);
+				else
+					topk_add_hashed(t[s], names[item],
+					    namelen[item], topk_hash(names[item],
+					    namelen[item]), w);
+				break;
+			}
+			if (step % 8 == 0)
+				assert_model(t[s], &m[s]);
+		}
+		for (s = 0; s < 3; s++) {
+			assert_model(t[s], &m[s]);
+			topk_free(t[s]);
+		}
+		arena_reset(&a);
+	}
+}
+END_TEST
+
 /* Items are cut at TOPK_ITEM_MAX bytes. */
 START_TEST(test_item_cap)
 {
@@ -1071,6 +1294,7 @@ topk_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_basic);
 	tcase_add_test(tc, test_eviction_order);
+	tcase_add_test(tc, test_model);
 	tcase_add_test(tc, test_item_cap);
 	tcase_add_test(tc, test_exact_merge);
 	tcase_add_test(tc, test_merge_rule);
