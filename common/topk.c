@@ -60,8 +60,9 @@
  * equals adding both inputs to one sketch, in any order.
  *
  * Memory.  The counters and the table start small (TOPK_CAP_MIN) and
- * double up to k as items come: most sketches, one per row of a view, see
- * a few items.  The heap is allocated when the last counter is taken.
+ * grow fourfold up to k as items come: most sketches, one per row of a
+ * view, see a few items.  The heap is allocated when the last counter is
+ * taken.  (Outgrown arrays stay in an arena until it is reset.)
  * A sketch, its arrays and its items' bytes come from its arena
  * (NULL: the heap); a merge puts the items it takes from the other side
  * in the destination's.  An arena frees nothing until reset, so an add
@@ -87,23 +88,23 @@
 
 struct topk_entry {
 	uint8_t		*item;		/* cap bytes allocated */
-	size_t		 len;
 	uint64_t	 count;
 	uint64_t	 error;
 	uint64_t	 hash;
 	int		 heap;		/* position in the heap */
-	uint32_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart */
+	uint16_t	 len;		/* up to TOPK_ITEM_MAX */
+	uint16_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart */
 };
 
-#define TOPK_CAP_MIN	4	/* counters first allocated */
+#define TOPK_CAP_MIN	4	/* counters first allocated; then x4 */
 
 /*
- * A heap node: counter c with a copy of its count and hash, so that
- * ordering the heap reads the heap alone.
+ * A heap node: counter c with a copy of its count and of its hash's high
+ * half, so that ordering the heap mostly reads the heap alone.
  */
 struct topk_node {
 	uint64_t	 count;
-	uint64_t	 hash;
+	uint32_t	 hhi;		/* hash >> 32 */
 	int		 c;
 };
 
@@ -242,16 +243,11 @@ static inline int
 node_worse(const struct topk *t, const struct topk_node *a,
     const struct topk_node *b)
 {
-	const struct topk_entry	*x, *y;
-
-	if (__builtin_expect(a->count == b->count && a->hash == b->hash, 0)) {
-		x = &t->e[a->c];
-		y = &t->e[b->c];
-		return (item_cmp(x->item, x->len, y->item, y->len) > 0);
-	}
+	if (__builtin_expect(a->count == b->count && a->hhi == b->hhi, 0))
+		return (entry_rank(&t->e[a->c], &t->e[b->c]) > 0);
 	/* Without branches: these outcomes are coin tosses. */
 	return ((a->count < b->count) |
-	    ((a->count == b->count) & (a->hash > b->hash)));
+	    ((a->count == b->count) & (a->hhi > b->hhi)));
 }
 
 /* Move node i down to its place. */
@@ -295,7 +291,7 @@ heap_build(struct topk *t)
 		t->heap = arena_calloc(t->a, t->k, sizeof(*t->heap));
 	for (i = 0; i < t->n; i++) {
 		t->heap[i].count = t->e[i].count;
-		t->heap[i].hash = t->e[i].hash;
+		t->heap[i].hhi = (uint32_t)(t->e[i].hash >> 32);
 		t->heap[i].c = i;
 		t->e[i].heap = i;
 	}
@@ -317,8 +313,9 @@ topk_reindex(struct topk *t)
 }
 
 /*
- * Room for at least want (<= k) counters: the counters doubled up to k,
- * the table kept at least twice their number (refilled when it grows).
+ * Room for at least want (<= k) counters: the counters grown fourfold up
+ * to k, the table kept at least twice their number (refilled when it
+ * grows).
  */
 static void
 topk_reserve(struct topk *t, int want)
@@ -328,7 +325,7 @@ topk_reserve(struct topk *t, int want)
 
 	if (want <= t->cap)
 		return;
-	for (cap = t->cap; cap < want; cap *= 2)
+	for (cap = t->cap; cap < want; cap *= 4)
 		;
 	if (cap > t->k)
 		cap = t->k;
@@ -347,7 +344,7 @@ topk_reserve(struct topk *t, int want)
 
 /* A copy of an item's bytes in a, with room for *cap (set here). */
 static uint8_t *
-item_dup(struct arena *a, const void *item, size_t len, uint32_t *cap)
+item_dup(struct arena *a, const void *item, size_t len, uint16_t *cap)
 {
 	uint8_t	*p;
 	size_t	 n;
@@ -356,7 +353,7 @@ item_dup(struct arena *a, const void *item, size_t len, uint32_t *cap)
 	p = arena_alloc(a, n);
 	if (len > 0)
 		memcpy(p, item, len);
-	*cap = (uint32_t)n;
+	*cap = (uint16_t)n;
 	return (p);
 }
 
@@ -486,7 +483,7 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 		c = t->n++;
 		e = &t->e[c];
 		e->item = item_dup(t->a, item, len, &e->cap);
-		e->len = len;
+		e->len = (uint16_t)len;
 		e->count = weight;
 		e->error = 0;
 		e->hash = hash;
@@ -508,13 +505,13 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 		e->item = item_dup(t->a, item, len, &e->cap);
 	} else
 		memcpy(e->item, item, len);
-	e->len = len;
+	e->len = (uint16_t)len;
 	e->count = m + weight;
 	e->error = m;
 	e->hash = hash;
 	table_insert(t, c);
 	t->heap[0].count = e->count;
-	t->heap[0].hash = hash;
+	t->heap[0].hhi = (uint32_t)(hash >> 32);
 	heap_down(t, 0);
 }
 
@@ -750,7 +747,7 @@ topk_unpack_item(struct msg_reader *r, struct topk *t, uint32_t c,
 		return (-1);
 	}
 	e->item = item_dup(t->a, item, len, &e->cap);
-	e->len = len;
+	e->len = (uint16_t)len;
 	return (0);
 
 bad:
