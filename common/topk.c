@@ -611,17 +611,23 @@ topk_size(const struct topk *t)
 	return ((size_t)t->n);
 }
 
-/* The counters in listing order. */
+/*
+ * The counters in listing order: in small (TOPK_SMALL) when they fit,
+ * else in an array to free.
+ */
+#define TOPK_SMALL	32
+
 static const struct topk_entry **
-topk_sorted(const struct topk *t)
+topk_sorted(const struct topk *t, const struct topk_entry **small)
 {
 	const struct topk_entry	**v, *x;
 	int			  i, j;
 
-	v = xcalloc((size_t)t->n + 1, sizeof(*v));
+	v = t->n <= TOPK_SMALL ? small : xcalloc((size_t)t->n + 1,
+	    sizeof(*v));
 	for (i = 0; i < t->n; i++)
 		v[i] = &t->e[i];
-	if (t->n > 32) {
+	if (t->n > TOPK_SMALL) {
 		qsort(v, t->n, sizeof(*v), entry_ptr_qsort_cmp);
 		return (v);
 	}
@@ -642,20 +648,21 @@ topk_sorted(const struct topk *t)
 size_t
 topk_list(const struct topk *t, struct topk_item *out, size_t max)
 {
-	const struct topk_entry	**v;
+	const struct topk_entry	**v, *small[TOPK_SMALL];
 	size_t			  i, n;
 
 	n = (size_t)t->n < max ? (size_t)t->n : max;
 	if (n == 0)
 		return (0);
-	v = topk_sorted(t);
+	v = topk_sorted(t, small);
 	for (i = 0; i < n; i++) {
 		out[i].item = v[i]->item;
 		out[i].len = v[i]->len;
 		out[i].count = v[i]->count;
 		out[i].error = v[i]->error;
 	}
-	free(v);
+	if (v != small)
+		free(v);
 	return (n);
 }
 
@@ -687,10 +694,10 @@ topk_equal(const struct topk *a, const struct topk *b)
 void
 topk_pack(const struct topk *t, msgpack_packer *pk)
 {
-	const struct topk_entry	**v;
+	const struct topk_entry	**v, *small[TOPK_SMALL];
 	int			  i;
 
-	v = topk_sorted(t);
+	v = topk_sorted(t, small);
 	msgpack_pack_array(pk, 4);
 	msgpack_pack_uint64(pk, TOPK_VERSION);
 	msgpack_pack_uint64(pk, (uint64_t)t->k);
@@ -703,7 +710,8 @@ topk_pack(const struct topk *t, msgpack_packer *pk)
 		msgpack_pack_uint64(pk, v[i]->count);
 		msgpack_pack_uint64(pk, v[i]->error);
 	}
-	free(v);
+	if (v != small)
+		free(v);
 }
 
 /* Read one [item, count, error] into counter c, checking it alone. */
