@@ -577,12 +577,20 @@ agg_partial_bytes(const struct agg_partial *p)
  * A row's hash, from its bucket and the hashes of its key's values (each
  * hash64 with seed 0 of the value's msgpack bytes, nil for an absent one),
  * so that folding reuses the hashes distinct and top take of the same
- * values.  Internal: in no format.
+ * values.  Each value is mixed in with a rotation and a multiply, a
+ * bijection of it (those hashes are already uniform), and the result
+ * goes through the finaliser once.  Internal: in no format.
  */
+static inline uint64_t
+agg_key_start(int64_t bucket)
+{
+	return ((uint64_t)bucket * HASH_K1);
+}
+
 static inline uint64_t
 agg_key_mix(uint64_t h, uint64_t vh)
 {
-	return (hash64_u64(h ^ vh));
+	return (((h << 27 | h >> 37) ^ vh) * HASH_K2);
 }
 
 static uint64_t
@@ -591,7 +599,7 @@ agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
 	struct msg_reader	 r;
 	const uint8_t		*p;
 	size_t			 plen;
-	uint64_t		 h = hash64_u64((uint64_t)bucket);
+	uint64_t		 h = agg_key_start(bucket);
 	uint32_t		 n, i;
 
 	msg_reader_init(&r, key, len);
@@ -603,7 +611,7 @@ agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
 		h = agg_key_mix(h, hash64(p, plen, 0));
 	}
 	if (msg_left(&r) == 0)
-		return (h);
+		return (hash_final(h));
 raw:
 	/* Not a key folding makes: any hash of its bytes will do. */
 	return (hash64(key, len, h));
@@ -1072,13 +1080,13 @@ agg_event_row(struct agg_partial *p, int64_t event_ns, struct agg_value *vals,
 		    &vals[cv->filters[i].field_idx]))
 			return (0);
 	*bucket = agg_bucket(p, event_ns);
-	h = hash64_u64((uint64_t)*bucket);
+	h = agg_key_start(*bucket);
 	for (i = 0; i < cv->ngroup; i++) {
 		val = &vals[cv->group_idx[i]];
 		h = agg_key_mix(h, val->present ? agg_value_hash(val) :
 		    v->nilhash);
 	}
-	*hash = h;
+	*hash = hash_final(h);
 	return (1);
 }
 
