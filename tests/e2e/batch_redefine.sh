@@ -6,7 +6,7 @@
 # rebuild runs abandons the rebuild.  The rebuilt rows equal the oracle's
 # for the new definitions.  lamina recompute VIEW rebuilds a view from
 # scratch into a new table with the same rows; an unknown view is refused,
-# by the CLI and by the daemon.  A recompute cut short by SIGKILL goes on
+# by the CLI and by the daemon.  A recompute cut short by SIGTERM goes on
 # after the restart.
 . "$LAMINA_TOP/tests/e2e/lib.sh"
 . "$LAMINA_TOP/tests/e2e/helpers/batch_lib.sh"
@@ -170,20 +170,30 @@ expect_eq "tables after the refusals" "$(tables)" \
 
 
 # --- a recompute cut short goes on after a restart -----------------------------
-# A recompute asked for once is done whatever happens: lamina-batchd killed
-# during it, the rebuild of the published definition is resumed (not
-# dropped as abandoned, not started over) and switched in.
+# A recompute asked for once is done whatever happens: lamina-batchd stopped
+# during it (SIGTERM, which ends the run after the chunk being written; the
+# client waiting for the recompute is told), the rebuild of the published
+# definition is resumed (not dropped as abandoned, not started over) and
+# switched in.  (batch_crash resumes builds after SIGKILL.)
 bstop batchd "$BATCHD" "$BATCHLOG"
 BATCH_WORKERS=1 bconf $V2
 bstart batchd
 brun
 lam recompute fine > "$T/cut.out" 2>&1 &
 RPID=$!
+PIDS="$PIDS $RPID"
 oracle wait "$DB" lamina_builds fine 1 30 "$BATCHLOG" >/dev/null ||
     fail "no recompute progress: $(cat "$BATCHLOG")"
-bkill9 "$BATCHD"
-wait "$RPID" 2>/dev/null
-expect_eq "a recompute in progress at the kill (else make it longer)" \
+kill -TERM "$BATCHD"
+wait "$BATCHD"
+expect_eq "exit status after SIGTERM in a recompute" $? 0
+bforget "$BATCHD"
+wait "$RPID"
+expect_eq "lamina recompute cut short: exit status" $? 1
+bforget "$RPID"
+grep -q '^lamina: recompute: run [0-9]* failed: interrupted after [0-9]* segments, lamina-batchd is stopping; the next run goes on from there$' "$T/cut.out" ||
+    fail "lamina recompute cut short: $(cat "$T/cut.out")"
+expect_eq "a recompute in progress at the stop (else make it longer)" \
     "$(q "SELECT name FROM lamina_builds")" fine
 tbl4=$(q "SELECT tbl FROM lamina_builds WHERE name = 'fine'")
 bstart batchd
