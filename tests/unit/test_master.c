@@ -263,20 +263,28 @@ END_TEST
 
 START_TEST(test_crc32c_hw_matches_sw)
 {
-	uint8_t		buf[4099];
-	size_t		i, off;
+	static const uint32_t	starts[] = { 0, 0x12345678, 0xffffffff };
+	uint8_t			buf[4099];
+	uint64_t		x = 0x9e3779b97f4a7c15ULL;
+	size_t			i, off, k;
 
-	for (i = 0; i < sizeof(buf); i++)
-		buf[i] = (uint8_t)(i * 131 + 7);
+	/* Bytes that do not repeat (xorshift64). */
+	for (i = 0; i < sizeof(buf); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)(x >> 32);
+	}
 	for (off = 0; off < 9; off++)
 		for (i = 0; i + off <= sizeof(buf); i += 97)
 			ck_assert_uint_eq(crc32c(0, buf + off, i),
 			    crc32c_sw(0, buf + off, i));
-	/* Every length around the three-lane blocks, from any CRC. */
-	for (off = 0; off < 9; off++)
-		for (i = 0; i < 800; i++)
-			ck_assert_uint_eq(crc32c(0x12345678, buf + off, i),
-			    crc32c_sw(0x12345678, buf + off, i));
+	/* Every length around the three-lane blocks, from several CRCs. */
+	for (k = 0; k < sizeof(starts) / sizeof(starts[0]); k++)
+		for (off = 0; off < 9; off++)
+			for (i = 0; i < 800; i++)
+				ck_assert_uint_eq(crc32c(starts[k], buf + off,
+				    i), crc32c_sw(starts[k], buf + off, i));
 }
 END_TEST
 
