@@ -1293,7 +1293,8 @@ agg_sorted_rows(const struct agg_partial *p)
 {
 	struct agg_sortkey	*sk, *sorted;
 	struct agg_row		**rows, *row;
-	size_t			  i, j, n = 0;
+	uint8_t			  pre[16];
+	size_t			  i, len, n = 0;
 	uint64_t		  x;
 
 	sk = xcalloc(2 * p->nrows + 1, sizeof(*sk));
@@ -1307,19 +1308,14 @@ agg_sorted_rows(const struct agg_partial *p)
 		if ((row = p->tab[i].row) == NULL)
 			continue;
 		sk[n].bucket = row->bucket;
-		if (row->keylen >= 17) {
-			memcpy(&sk[n].prefix[0], row->key + 1, 8);
-			memcpy(&sk[n].prefix[1], row->key + 9, 8);
-			sk[n].prefix[0] = be64toh(sk[n].prefix[0]);
-			sk[n].prefix[1] = be64toh(sk[n].prefix[1]);
-		} else
-			for (x = 0, j = 1; j < 17; j++) {
-				x = x << 8 | (j < row->keylen ? row->key[j] : 0);
-				if (j == 8 || j == 16) {
-					sk[n].prefix[j / 9] = x;
-					x = 0;
-				}
-			}
+		/* Key bytes 1 to 16, zero-padded, as two big-endian words. */
+		len = row->keylen > 1 ? row->keylen - 1 : 0;
+		memset(pre, 0, sizeof(pre));
+		memcpy(pre, row->key + 1, len < sizeof(pre) ? len : sizeof(pre));
+		memcpy(&x, pre, 8);
+		sk[n].prefix[0] = be64toh(x);
+		memcpy(&x, pre + 8, 8);
+		sk[n].prefix[1] = be64toh(x);
 		sk[n++].row = row;
 	}
 	sorted = agg_sortkeys(sk, sk + p->nrows, n);

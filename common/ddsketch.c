@@ -752,6 +752,24 @@ varint_put(uint8_t *p, uint64_t v)
 }
 
 /*
+ * Bucket j's count n (not 0) at p, after the run of zero buckets since
+ * *prev, the bucket put before; returns the bytes written.
+ */
+static size_t
+store_put(uint8_t *p, int64_t *prev, int64_t j, uint64_t n)
+{
+	size_t	len = 0;
+
+	if (j > *prev + 1) {
+		p[len++] = 0;
+		len += varint_put(p + len, (uint64_t)(j - *prev - 1));
+	}
+	len += varint_put(p + len, n);
+	*prev = j;
+	return (len);
+}
+
+/*
  * Pack as [lowest bucket, counts]: LEB128 varints, the count of each
  * non-zero bucket up to the highest, a run of r zero buckets between two
  * written as 0, r.
@@ -774,28 +792,15 @@ store_pack(const struct dds_store *s, msgpack_packer *pk)
 	need = nnz * (2 * VARINT_MAX + 1);
 	buf = need <= sizeof(small) ? small : xmalloc(need);	/* most */
 	prev = s->lo - 1;
-	if (s->counts == NULL) {
-		for (k = 0; k < s->nbins; k++) {
-			if ((j = s->bins[k].idx) > prev + 1) {
-				buf[len++] = 0;
-				len += varint_put(buf + len,
-				    (uint64_t)(j - prev - 1));
-			}
-			len += varint_put(buf + len, s->bins[k].n);
-			prev = j;
-		}
-	} else
-		for (j = s->lo; j <= s->hi; j++) {
-			if (s->counts[j - s->offset] == 0)
-				continue;
-			if (j > prev + 1) {
-				buf[len++] = 0;
-				len += varint_put(buf + len,
-				    (uint64_t)(j - prev - 1));
-			}
-			len += varint_put(buf + len, s->counts[j - s->offset]);
-			prev = j;
-		}
+	if (s->counts == NULL)
+		for (k = 0; k < s->nbins; k++)
+			len += store_put(buf + len, &prev, s->bins[k].idx,
+			    s->bins[k].n);
+	else
+		for (j = s->lo; j <= s->hi; j++)
+			if (s->counts[j - s->offset] != 0)
+				len += store_put(buf + len, &prev, j,
+				    s->counts[j - s->offset]);
 	msgpack_pack_int64(pk, s->lo);
 	msgpack_pack_bin(pk, len);
 	msgpack_pack_bin_body(pk, buf, len);

@@ -74,13 +74,11 @@ teardown(void)
 	free(tmpdir);
 }
 
+/* The view name of the loaded configuration. */
 static struct agg_view *
 view_named(const char *name)
 {
-	const struct conf_view	*cv;
-
-	ck_assert_ptr_nonnull(cv = conf_find_view(conf, name));
-	return (agg_view_new(conf, cv));
+	return (testlib_view(conf, name));
 }
 
 /*

@@ -222,6 +222,26 @@ varint(const uint8_t *b, size_t len, size_t *j)
 	return (0);
 }
 
+/*
+ * Pack d into sb and set r on its serialized form, past the five fields
+ * before the sum.
+ */
+static void
+read_to_sum(const struct ddsketch *d, msgpack_sbuffer *sb,
+    struct msg_reader *r)
+{
+	uint64_t	u;
+	uint32_t	n, i;
+	double		f;
+
+	pack(d, sb);
+	msg_reader_init(r, sb->data, sb->size);
+	ck_assert_int_eq(msg_get_array(r, &n), 0);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(msg_get_uint(r, &u) == 0 ||
+		    msg_get_float(r, &f) == 0, 1);
+}
+
 /* The widths of both stores, read from the serialized form. */
 static void
 store_widths(const struct ddsketch *d, size_t *pos, size_t *neg)
@@ -229,19 +249,13 @@ store_widths(const struct ddsketch *d, size_t *pos, size_t *neg)
 	msgpack_sbuffer		 sb;
 	struct msg_reader	 r;
 	const uint8_t		*b;
-	uint64_t		 u;
 	int64_t			 off;
 	uint32_t		 n, i;
 	size_t			 len, j, *w;
 	uint64_t		 v;
 	double			 f;
 
-	pack(d, &sb);
-	msg_reader_init(&r, sb.data, sb.size);
-	ck_assert_int_eq(msg_get_array(&r, &n), 0);
-	for (i = 0; i < 5; i++)
-		ck_assert_int_eq(msg_get_uint(&r, &u) == 0 ||
-		    msg_get_float(&r, &f) == 0, 1);
+	read_to_sum(d, &sb, &r);
 	ck_assert_int_eq(msg_skip(&r), 0);		/* sum */
 	ck_assert_int_eq(msg_get_float(&r, &f), 0);
 	ck_assert_int_eq(msg_get_float(&r, &f), 0);
@@ -610,16 +624,10 @@ sum_form(const struct ddsketch *d, double *f, int64_t *e)
 {
 	msgpack_sbuffer		 sb;
 	struct msg_reader	 r;
-	uint64_t		 u;
-	uint32_t		 n, i;
+	uint32_t		 n;
 	int			 form;
 
-	pack(d, &sb);
-	msg_reader_init(&r, sb.data, sb.size);
-	ck_assert_int_eq(msg_get_array(&r, &n), 0);
-	for (i = 0; i < 5; i++)
-		ck_assert_int_eq(msg_get_uint(&r, &u) == 0 ||
-		    msg_get_float(&r, f) == 0, 1);
+	read_to_sum(d, &sb, &r);
 	if (msg_get_float(&r, f) == 0)
 		form = 0;
 	else {

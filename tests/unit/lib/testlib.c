@@ -29,6 +29,7 @@
 #include <check.h>
 #include <event2/event.h>
 
+#include "agg.h"
 #include "conf.h"
 #include "testlib.h"
 #include "xmalloc.h"
@@ -222,6 +223,16 @@ testlib_conf(const char *dir, const char *body)
 	ck_assert_msg(c != NULL && n == 0, "%s: %zu errors", path, n);
 	free(path);
 	return (c);
+}
+
+/* The aggregation view of c's view name, which must exist. */
+struct agg_view *
+testlib_view(const struct conf *c, const char *name)
+{
+	const struct conf_view	*cv;
+
+	ck_assert_ptr_nonnull(cv = conf_find_view(c, name));
+	return (agg_view_new(c, cv));
 }
 
 /* Hex digits (spaces ignored) into out; returns the length. */

@@ -23,11 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct agg_view;
 struct conf;
 struct event_base;
 
 char	*testlib_tmpdir(void);
 struct conf *testlib_conf(const char *, const char *);
+struct agg_view *testlib_view(const struct conf *, const char *);
 size_t	 testlib_unhex(const char *, uint8_t *);
 void	 testlib_rmtree(const char *);
 char	*testlib_path(const char *, const char *);
