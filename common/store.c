@@ -35,11 +35,22 @@
 #include "xmalloc.h"
 #include "xsum.h"
 
+/*
+ * Fresh rows are inserted STORE_BATCH at a time, by one statement of as
+ * many VALUES: SQLite then opens its cursor once for them all, and
+ * appending in key order finds the cursor already on the last leaf.
+ */
+#define STORE_BATCH	32
+
 struct store_writer {
 	sqlite3			*db;
 	const struct agg_view	*v;
 	sqlite3_stmt		*get;
 	sqlite3_stmt		*put;
+	sqlite3_stmt		*putn;		/* STORE_BATCH rows at once */
+	int			 ncol;
+	struct store_row	*pend[STORE_BATCH];	/* fresh, not written */
+	size_t			 npend;
 	msgpack_sbuffer		 sb;
 	struct agg_partial	*scratch;
 };
@@ -374,14 +385,44 @@ store_delete_view(sqlite3 *db, const char *table, const char *name,
 }
 
 /* Prepared statements for the rows table tbl of view v. */
+/* INSERT OR REPLACE of nrows rows of ncol columns each into tbl. */
+static sqlite3_stmt *
+store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	char		*sql;
+	size_t		 i, j, len, off;
+
+	/* "(?" ", ?"... ")" and a comma before every row but the first. */
+	len = 64 + strlen(tbl) + nrows * (3 * ncol + 2);
+	sql = xmalloc(len);
+	off = (size_t)snprintf(sql, len, "INSERT OR REPLACE INTO \"%s\" VALUES",
+	    tbl);
+	for (i = 0; i < nrows; i++) {
+		off += (size_t)snprintf(sql + off, len - off, "%s(?",
+		    i == 0 ? "" : ",");
+		for (j = 1; j < ncol; j++)
+			off += (size_t)snprintf(sql + off, len - off, ",?");
+		off += (size_t)snprintf(sql + off, len - off, ")");
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(sql);
+		store_err(db, cause, "prepare");
+		return (NULL);
+	}
+	free(sql);
+	return (st);
+}
+
 struct store_writer *
 store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
     char **cause)
 {
 	const struct conf_view	*cv = agg_view_conf(v);
 	struct store_writer	*w;
-	char			*sql, *t;
-	size_t			 i, ncol = 3 + cv->ngroup + cv->nmetrics;
+	char			*sql;
+	size_t			 ncol = 3 + cv->ngroup + cv->nmetrics;
 
 	w = xcalloc(1, sizeof(*w));
 	w->db = db;
@@ -397,21 +438,13 @@ store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
 		return (NULL);
 	}
 	free(sql);
-	xasprintf(&sql, "INSERT OR REPLACE INTO \"%s\" VALUES(?", tbl);
-	for (i = 1; i < ncol; i++) {
-		xasprintf(&t, "%s, ?", sql);
-		free(sql);
-		sql = t;
-	}
-	xasprintf(&t, "%s)", sql);
-	free(sql);
-	if (sqlite3_prepare_v2(db, t, -1, &w->put, NULL) != SQLITE_OK) {
-		free(t);
-		store_err(db, cause, "prepare");
+	if ((w->put = store_insert_stmt(db, tbl, ncol, 1, cause)) == NULL ||
+	    (w->putn = store_insert_stmt(db, tbl, ncol, STORE_BATCH,
+	    cause)) == NULL) {
 		store_writer_free(w);
 		return (NULL);
 	}
-	free(t);
+	w->ncol = (int)ncol;
 	return (w);
 }
 
@@ -422,6 +455,7 @@ store_writer_free(struct store_writer *w)
 		return;
 	sqlite3_finalize(w->get);
 	sqlite3_finalize(w->put);
+	sqlite3_finalize(w->putn);
 	msgpack_sbuffer_destroy(&w->sb);
 	agg_partial_free(w->scratch);
 	free(w);
@@ -441,7 +475,7 @@ store_bind_value(sqlite3_stmt *st, int col, struct msg_reader *r)
 	switch (msg_peek(r)) {
 	case MSG_T_STR:
 		msg_get_str(r, &s, &len);
-		sqlite3_bind_text(st, col, s, (int)len, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, col, s, (int)len, SQLITE_STATIC);
 		break;
 	case MSG_T_INT:
 		msg_get_int(r, &i);
@@ -596,6 +630,41 @@ store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
 	memcpy(out->state, sb->data, sb->size);
 }
 
+/* Bind prepared row sr to statement st's columns after the base-th. */
+static void
+store_bind_row(sqlite3_stmt *st, int base, const struct agg_view *v,
+    const struct store_row *sr)
+{
+	const struct conf_view	*cv = agg_view_conf(v);
+	struct msg_reader	 r;
+	size_t			 m;
+	uint32_t		 n, i;
+	int			 col = base + 3;
+
+	sqlite3_bind_int64(st, base + 1, sr->bucket);
+	sqlite3_bind_blob(st, base + 2, sr->key, (int)sr->keylen,
+	    SQLITE_STATIC);
+	msg_reader_init(&r, sr->key, sr->keylen);
+	msg_get_array(&r, &n);
+	for (i = 0; i < n; i++)
+		store_bind_value(st, col++, &r);
+	for (m = 0; m < cv->nmetrics; m++, col++) {
+		switch (sr->cols[m].type) {
+		case SQLITE_INTEGER:
+			sqlite3_bind_int64(st, col, sr->cols[m].i);
+			break;
+		case SQLITE_FLOAT:
+			sqlite3_bind_double(st, col, sr->cols[m].f);
+			break;
+		default:
+			sqlite3_bind_null(st, col);
+			break;
+		}
+	}
+	sqlite3_bind_blob(st, col, sr->state, (int)sr->statelen,
+	    SQLITE_STATIC);
+}
+
 /*
  * Write a prepared row into the table: merged with the row already there
  * unless fresh (the caller knows no row of its key can exist yet: its
@@ -608,13 +677,12 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
     int fresh, char **cause)
 {
 	const struct agg_view	*v = w->v;
-	const struct conf_view	*cv = agg_view_conf(v);
 	struct agg_row		*row = sr->row, *old = NULL;
 	struct msg_reader	 r;
 	const void		*blob;
 	size_t			 m;
-	uint32_t		 n, i;
-	int			 rc, col;
+	uint32_t		 n;
+	int			 rc;
 
 	if (!fresh) {
 		sqlite3_reset(w->get);
@@ -655,34 +723,63 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 		sqlite3_reset(w->get);
 	}
 
-	sqlite3_reset(w->put);
-	sqlite3_bind_int64(w->put, 1, sr->bucket);
-	sqlite3_bind_blob(w->put, 2, sr->key, (int)sr->keylen, SQLITE_STATIC);
-	msg_reader_init(&r, sr->key, sr->keylen);
-	msg_get_array(&r, &n);
-	col = 3;
-	for (i = 0; i < n; i++)
-		store_bind_value(w->put, col++, &r);
-	for (m = 0; m < cv->nmetrics; m++, col++) {
-		switch (sr->cols[m].type) {
-		case SQLITE_INTEGER:
-			sqlite3_bind_int64(w->put, col, sr->cols[m].i);
-			break;
-		case SQLITE_FLOAT:
-			sqlite3_bind_double(w->put, col, sr->cols[m].f);
-			break;
-		default:
-			sqlite3_bind_null(w->put, col);
-			break;
-		}
+	if (old == NULL) {
+		/* Fresh: with others, at once (the key and state stay). */
+		w->pend[w->npend++] = sr;
+		if (w->npend == STORE_BATCH && store_writer_flush(w,
+		    cause) == -1)
+			return (-1);
+		return (1);
 	}
-	sqlite3_bind_blob(w->put, col, sr->state, (int)sr->statelen,
-	    SQLITE_STATIC);
+	sqlite3_reset(w->put);
+	store_bind_row(w->put, 0, v, sr);
 	rc = sqlite3_step(w->put);
 	sqlite3_reset(w->put);
 	if (rc != SQLITE_DONE)
 		return (store_err(w->db, cause, "write row"));
-	return (old == NULL);
+	return (0);
+}
+
+/* Drop the fresh rows held back (their transaction is rolled back). */
+void
+store_writer_discard(struct store_writer *w)
+{
+	if (w != NULL)
+		w->npend = 0;
+}
+
+/*
+ * Write the fresh rows store_write holds back; done before the
+ * transaction commits.  On failure they are dropped (the transaction is
+ * to be rolled back).
+ */
+int
+store_writer_flush(struct store_writer *w, char **cause)
+{
+	size_t	i, n = w->npend;
+	int	rc;
+
+	w->npend = 0;
+	if (n == STORE_BATCH) {
+		sqlite3_reset(w->putn);
+		for (i = 0; i < n; i++)
+			store_bind_row(w->putn, (int)i * w->ncol, w->v,
+			    w->pend[i]);
+		rc = sqlite3_step(w->putn);
+		sqlite3_reset(w->putn);
+		if (rc != SQLITE_DONE)
+			return (store_err(w->db, cause, "write rows"));
+		return (0);
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(w->put);
+		store_bind_row(w->put, 0, w->v, w->pend[i]);
+		rc = sqlite3_step(w->put);
+		sqlite3_reset(w->put);
+		if (rc != SQLITE_DONE)
+			return (store_err(w->db, cause, "write row"));
+	}
+	return (0);
 }
 
 /*

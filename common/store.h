@@ -114,6 +114,8 @@ void		 store_prepare(const struct agg_view *, struct arena *,
 		    struct agg_row *, struct store_row *, msgpack_sbuffer *);
 int		 store_write(struct store_writer *, struct arena *,
 		    struct store_row *, int, char **);
+int		 store_writer_flush(struct store_writer *, char **);
+void		 store_writer_discard(struct store_writer *);
 int		 store_max_bucket(sqlite3 *, const char *, int64_t *, char **);
 int		 store_read_table(sqlite3 *, const struct agg_view *,
 		    const char *, struct agg_partial *, char **);

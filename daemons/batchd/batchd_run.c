@@ -603,6 +603,8 @@ pipe_write_view(struct pipeline *pl, struct chunk *c, size_t v, char **cause)
 		if (sr->bucket > rv->maxb)
 			rv->maxb = sr->bucket;
 	}
+	if (store_writer_flush(rv->writer, cause) == -1)
+		return (-1);
 	rv->target->horizon = c->horizon[v];
 	rv->target->segments += c->segs[v];
 	rv->target->events += agg_events(part);
@@ -629,9 +631,11 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 		rc = pipe_write_view(pl, c, v, cause);
 	if (rc == 0)
 		rc = store_commit(run->db, cause);
-	if (rc == -1)
+	if (rc == -1) {
 		store_rollback(run->db);
-	else
+		for (v = 0; v < pl->nviews; v++)
+			store_writer_discard(pl->views[v]->writer);
+	} else
 		ckpt_poke();
 	return (rc);
 }
