@@ -261,6 +261,17 @@ view_group(struct loader *l, struct view_ctx *vc)
 			vc->bad++;
 			continue;
 		}
+		/* Their columns (d_NAME) would clash: SQLite ignores case. */
+		for (j = 0; j < v->ngroup; j++)
+			if (strcasecmp(v->group_by[j], one->s) == 0)
+				break;
+		if (j < v->ngroup) {
+			conf_error(l, one, path, one->s, "dimension %s differs "
+			    "from dimension %s only in case", one->s,
+			    v->group_by[j]);
+			vc->bad++;
+			continue;
+		}
 		v->group_by[v->ngroup] = xstrdup(one->s);
 		v->group_idx[v->ngroup++] = idx;
 	}
@@ -536,6 +547,7 @@ view_metric(struct loader *l, const char *path, const struct node *key,
 	struct metric_ctx	 mc;
 	const struct conf_field	*f;
 	char			*fpath, *end;
+	size_t			 i;
 	int			 kind, bad = 0;
 
 	if (!conf_valid_name(key->s, key->len)) {
@@ -550,6 +562,15 @@ view_metric(struct loader *l, const char *path, const struct node *key,
 		vc->bad++;
 		return;
 	}
+	/* Their columns (m_NAME) would clash: SQLite ignores case there. */
+	for (i = 0; i < v->nmetrics; i++)
+		if (strcasecmp(v->metrics[i].name, key->s) == 0) {
+			conf_error(l, key, path, key->s, "metric %s differs "
+			    "from metric %s only in case", key->s,
+			    v->metrics[i].name);
+			vc->bad++;
+			return;
+		}
 	memset(&m, 0, sizeof(m));
 	m.field_idx = -1;
 	m.precision = 14;

@@ -668,9 +668,12 @@ store_bind_row(sqlite3_stmt *st, int base, const struct agg_view *v,
 /*
  * Write a prepared row into the table: merged with the row already there
  * unless fresh (the caller knows no row of its key can exist yet: its
- * bucket is past every bucket in the table).  A merged row is prepared
- * again, from arena a.  Returns 1 for a new row, 0 for one merged into an
- * existing row, -1 on error.
+ * bucket is past every bucket in the table, and it writes the key once in
+ * the transaction).  A fresh row is held back and written with others
+ * (STORE_BATCH) or by store_writer_flush, which must come before the
+ * commit; sr and its memory must live until then.  A merged row is
+ * prepared again, from arena a.  Returns 1 for a new row, 0 for one
+ * merged into an existing row, -1 on error.
  */
 int
 store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
@@ -723,8 +726,13 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 		sqlite3_reset(w->get);
 	}
 
-	if (old == NULL) {
-		/* Fresh: with others, at once (the key and state stay). */
+	if (fresh) {
+		/*
+		 * With others, at once; the caller keeps the row's memory
+		 * until store_writer_flush or store_writer_discard.  A row
+		 * not found is written at once: the caller may write its key
+		 * again in this transaction, and must find it then.
+		 */
 		w->pend[w->npend++] = sr;
 		if (w->npend == STORE_BATCH && store_writer_flush(w,
 		    cause) == -1)
@@ -737,7 +745,7 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 	sqlite3_reset(w->put);
 	if (rc != SQLITE_DONE)
 		return (store_err(w->db, cause, "write row"));
-	return (0);
+	return (old == NULL);
 }
 
 /* Drop the fresh rows held back (their transaction is rolled back). */

@@ -747,6 +747,21 @@ static const struct bad_case bad_views[] = {
 	    "    metrics: {n: count}\n"
 	    "    group_by: [url, url]\n", {
 	    ":10:21: views.v.group_by: given twice (url)" } },
+	/* Names equal but for case: their SQLite columns would be one. */
+	{ BASE "streams:\n  pv: {fields: {url: string, URL: string}}\n"
+	    "views:\n  v:\n"
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count}\n"
+	    "    group_by: [url, URL]\n", {
+	    ":10:21: views.v.group_by: dimension URL differs from dimension "
+	    "url only in case (URL)" } },
+	{ VHEAD
+	    "    stream: pv\n"
+	    "    bucket: 1h\n"
+	    "    metrics: {n: count, N: count}\n", {
+	    ":9:25: views.v.metrics.N: metric N differs from metric n only "
+	    "in case (N)" } },
 	{ VHEAD
 	    "    stream: pv\n"
 	    "    bucket: 1h\n"
