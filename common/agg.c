@@ -68,11 +68,23 @@ struct agg_slot {
 	struct agg_row		*row;
 };
 
-struct agg_partial {
-	const struct agg_view	*v;
+/* The rows of one bucket: an open-addressed table of them. */
+struct agg_btab {
+	int64_t			 bucket;
 	struct agg_slot		*tab;
 	size_t			 size;		/* power of two */
 	size_t			 nrows;		/* at most size / 2 */
+};
+
+struct agg_partial {
+	const struct agg_view	*v;
+	struct agg_btab		*bt;		/* one table per bucket */
+	size_t			 nbt;
+	size_t			 btcap;
+	size_t			 cur;		/* bt[cur]: the last used */
+	uint32_t		*bmap;		/* bucket to bt index + 1 */
+	size_t			 bmapsize;	/* power of two, >= 2 nbt */
+	size_t			 nrows;
 	uint64_t		 events;	/* folded (after filters) */
 	struct arena		 arena;		/* rows, keys, sketches */
 	int64_t			 blo, bhi;	/* event ns of the last bucket */
@@ -492,10 +504,14 @@ agg_state_equal(const struct agg_view *v, size_t m, struct agg_state *a,
  * Partials.  Rows live in the partial's arena and are found through an
  * open-addressed table (linear probing, at most half full) that holds
  * each row's hash beside its pointer, so a probe touches the row only when
- * the hash matches.
+ * the hash matches.  Each bucket has a table of its own: events mostly
+ * come in time order, so folding works in one bucket's table at a time,
+ * small enough to stay in the cache, where one table for all the rows of
+ * a partial would be touched all over for every event.
  */
 
-#define AGG_TAB_MIN	1024
+#define AGG_BTAB_MIN	16		/* slots of a new bucket's table */
+#define AGG_BMAP_MIN	16		/* slots of the bucket map */
 
 struct agg_partial *
 agg_partial_new(const struct agg_view *v)
@@ -504,8 +520,8 @@ agg_partial_new(const struct agg_view *v)
 
 	p = xcalloc(1, sizeof(*p));
 	p->v = v;
-	p->size = AGG_TAB_MIN;
-	p->tab = xcalloc(p->size, sizeof(*p->tab));
+	p->bmapsize = AGG_BMAP_MIN;
+	p->bmap = xcalloc(p->bmapsize, sizeof(*p->bmap));
 	arena_init(&p->arena);
 	p->blo = p->bhi = 0;
 	p->vals = xcalloc(v->nfields + 1, sizeof(*p->vals));
@@ -514,29 +530,38 @@ agg_partial_new(const struct agg_view *v)
 	return (p);
 }
 
+/* Drop every bucket's table. */
+static void
+agg_btabs_clear(struct agg_partial *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->nbt; i++)
+		free(p->bt[i].tab);
+	p->nbt = p->cur = 0;
+	memset(p->bmap, 0, p->bmapsize * sizeof(*p->bmap));
+}
+
 void
 agg_partial_free(struct agg_partial *p)
 {
 	if (p == NULL)
 		return;
 	arena_reset(&p->arena);
-	free(p->tab);
+	agg_btabs_clear(p);
+	free(p->bt);
+	free(p->bmap);
 	free(p->vals);
 	free(p->keybuf);
 	free(p);
 }
 
-/* Empty p, keeping its table (shrunk back when it had grown large). */
+/* Empty p. */
 void
 agg_partial_reset(struct agg_partial *p)
 {
 	arena_reset(&p->arena);
-	if (p->size > 16 * AGG_TAB_MIN * 64) {
-		free(p->tab);
-		p->size = 16 * AGG_TAB_MIN;
-		p->tab = xcalloc(p->size, sizeof(*p->tab));
-	} else
-		memset(p->tab, 0, p->size * sizeof(*p->tab));
+	agg_btabs_clear(p);
 	p->nrows = 0;
 	p->events = 0;
 	p->blo = p->bhi = 0;
@@ -566,11 +591,16 @@ agg_partial_arena(struct agg_partial *p)
 	return (&p->arena);
 }
 
-/* The bytes p holds: table and arena. */
+/* The bytes p holds: tables and arena. */
 size_t
 agg_partial_bytes(const struct agg_partial *p)
 {
-	return (p->size * sizeof(*p->tab) + arena_bytes(&p->arena));
+	size_t	i, n = p->btcap * sizeof(*p->bt) +
+	    p->bmapsize * sizeof(*p->bmap);
+
+	for (i = 0; i < p->nbt; i++)
+		n += p->bt[i].size * sizeof(*p->bt[i].tab);
+	return (n + arena_bytes(&p->arena));
 }
 
 /*
@@ -618,23 +648,81 @@ raw:
 }
 
 static void
-agg_grow(struct agg_partial *p)
+agg_grow(struct agg_btab *b)
 {
-	struct agg_slot	*old = p->tab;
-	size_t		 oldsize = p->size, i, j, mask;
+	struct agg_slot	*old = b->tab;
+	size_t		 oldsize = b->size, i, j, mask;
 
-	p->size *= 2;
-	mask = p->size - 1;
-	p->tab = xcalloc(p->size, sizeof(*p->tab));
+	b->size *= 2;
+	mask = b->size - 1;
+	b->tab = xcalloc(b->size, sizeof(*b->tab));
 	for (i = 0; i < oldsize; i++) {
 		if (old[i].row == NULL)
 			continue;
-		for (j = old[i].hash & mask; p->tab[j].row != NULL;
+		for (j = old[i].hash & mask; b->tab[j].row != NULL;
 		    j = (j + 1) & mask)
 			;
-		p->tab[j] = old[i];
+		b->tab[j] = old[i];
 	}
 	free(old);
+}
+
+static inline size_t
+agg_bmap_home(const struct agg_partial *p, int64_t bucket)
+{
+	return (hash64_u64((uint64_t)bucket) & (p->bmapsize - 1));
+}
+
+/* Put bt[i] in the bucket map (which has room). */
+static void
+agg_bmap_put(struct agg_partial *p, size_t i)
+{
+	size_t	j, mask = p->bmapsize - 1;
+
+	for (j = agg_bmap_home(p, p->bt[i].bucket); p->bmap[j] != 0;
+	    j = (j + 1) & mask)
+		;
+	p->bmap[j] = (uint32_t)(i + 1);
+}
+
+/* The table of bucket's rows; NULL if it has none, unless create. */
+static inline struct agg_btab *
+agg_btab(struct agg_partial *p, int64_t bucket, int create)
+{
+	struct agg_btab	*b;
+	size_t		 i, j, mask = p->bmapsize - 1;
+
+	if (p->nbt > 0 && p->bt[p->cur].bucket == bucket)
+		return (&p->bt[p->cur]);
+	for (j = agg_bmap_home(p, bucket); p->bmap[j] != 0;
+	    j = (j + 1) & mask)
+		if (p->bt[p->bmap[j] - 1].bucket == bucket) {
+			p->cur = p->bmap[j] - 1;
+			return (&p->bt[p->cur]);
+		}
+	if (!create)
+		return (NULL);
+	if (p->nbt >= UINT32_MAX - 1)
+		fatalx("agg: too many buckets in one partial");
+	if (p->nbt == p->btcap) {
+		p->btcap = p->btcap == 0 ? 16 : p->btcap * 2;
+		p->bt = xreallocarray(p->bt, p->btcap, sizeof(*p->bt));
+	}
+	b = &p->bt[p->nbt];
+	b->bucket = bucket;
+	b->size = AGG_BTAB_MIN;
+	b->nrows = 0;
+	b->tab = xcalloc(b->size, sizeof(*b->tab));
+	p->cur = p->nbt++;
+	if (p->nbt * 2 > p->bmapsize) {
+		free(p->bmap);
+		p->bmapsize *= 2;
+		p->bmap = xcalloc(p->bmapsize, sizeof(*p->bmap));
+		for (i = 0; i < p->nbt; i++)
+			agg_bmap_put(p, i);
+	} else
+		agg_bmap_put(p, p->cur);
+	return (b);
 }
 
 /* Are the n bytes at a and b the same?  Short keys: no call to memcmp. */
@@ -661,13 +749,17 @@ agg_lookup(struct agg_partial *p, uint64_t h, int64_t bucket,
     const uint8_t *key, size_t keylen, int create)
 {
 	const struct agg_view	*v = p->v;
+	struct agg_btab		*b;
 	struct agg_slot		*s;
 	struct agg_row		*row;
 	uint8_t			*base;
-	size_t			 mask = p->size - 1, i, koff, m;
+	size_t			 mask, i, koff, m;
 
+	if ((b = agg_btab(p, bucket, create)) == NULL)
+		return (NULL);
+	mask = b->size - 1;
 	for (i = h & mask;; i = (i + 1) & mask) {
-		s = &p->tab[i];
+		s = &b->tab[i];
 		if (s->row == NULL)
 			break;
 		row = s->row;
@@ -694,8 +786,9 @@ agg_lookup(struct agg_partial *p, uint64_t h, int64_t bucket,
 		xsum_init_in(&row->st[v->fsums[m]].u.fsum, &p->arena);
 	s->hash = h;
 	s->row = row;
-	if (++p->nrows * 2 > p->size)
-		agg_grow(p);
+	p->nrows++;
+	if (++b->nrows * 2 > b->size)
+		agg_grow(b);
 	return (row);
 }
 
@@ -1178,16 +1271,21 @@ int
 agg_merge(struct agg_partial *dst, const struct agg_partial *src,
     char **cause)
 {
-	struct agg_row	*row, *d;
-	size_t		 i;
+	const struct agg_btab	*b;
+	struct agg_row		*row, *d;
+	size_t			 i, j;
 
-	for (i = 0; i < src->size; i++) {
-		if ((row = src->tab[i].row) == NULL)
-			continue;
-		d = agg_lookup(dst, src->tab[i].hash, row->bucket, row->key,
-		    row->keylen, 1);
-		if (agg_row_merge(dst->v, &dst->arena, d, row, cause) == -1)
-			return (-1);
+	for (j = 0; j < src->nbt; j++) {
+		b = &src->bt[j];
+		for (i = 0; i < b->size; i++) {
+			if ((row = b->tab[i].row) == NULL)
+				continue;
+			d = agg_lookup(dst, b->tab[i].hash, row->bucket,
+			    row->key, row->keylen, 1);
+			if (agg_row_merge(dst->v, &dst->arena, d, row,
+			    cause) == -1)
+				return (-1);
+		}
 	}
 	dst->events += src->events;
 	return (0);
@@ -1287,42 +1385,66 @@ agg_sortkeys(struct agg_sortkey *v, struct agg_sortkey *tmp, size_t n)
 	return (src);
 }
 
+static int
+agg_btab_cmp(const void *a, const void *b)
+{
+	const struct agg_btab	*const *x = a, *const *y = b;
+
+	return ((*x)->bucket < (*y)->bucket ? -1 : (*x)->bucket > (*y)->bucket);
+}
+
 /* The rows in order, in a new array (free it, not the rows). */
 struct agg_row **
 agg_sorted_rows(const struct agg_partial *p)
 {
-	struct agg_sortkey	*sk, *sorted;
+	const struct agg_btab	**order, *b;
+	struct agg_sortkey	*sk, *tmp, *sorted;
 	struct agg_row		**rows, *row;
 	uint8_t			  pre[16];
-	size_t			  i, len, n = 0;
+	size_t			  i, j, k, len, first, n = 0;
 	uint64_t		  x;
 
+	/* Bucket by bucket, each one's rows sorted by key. */
+	order = xcalloc(p->nbt + 1, sizeof(*order));
+	for (j = 0; j < p->nbt; j++)
+		order[j] = &p->bt[j];
+	qsort(order, p->nbt, sizeof(*order), agg_btab_cmp);
 	sk = xcalloc(2 * p->nrows + 1, sizeof(*sk));
-	for (i = 0; i < p->size; i++) {
-		/* The rows are cold and scattered: ask for them ahead. */
-		if (i + AGG_SORT_AHEAD < p->size &&
-		    (row = p->tab[i + AGG_SORT_AHEAD].row) != NULL) {
-			__builtin_prefetch(row);
-			__builtin_prefetch(row->key);
-		}
-		if ((row = p->tab[i].row) == NULL)
-			continue;
-		sk[n].bucket = row->bucket;
-		/* Key bytes 1 to 16, zero-padded, as two big-endian words. */
-		len = row->keylen > 1 ? row->keylen - 1 : 0;
-		memset(pre, 0, sizeof(pre));
-		memcpy(pre, row->key + 1, len < sizeof(pre) ? len : sizeof(pre));
-		memcpy(&x, pre, 8);
-		sk[n].prefix[0] = be64toh(x);
-		memcpy(&x, pre + 8, 8);
-		sk[n].prefix[1] = be64toh(x);
-		sk[n++].row = row;
-	}
-	sorted = agg_sortkeys(sk, sk + p->nrows, n);
+	tmp = sk + p->nrows;
 	rows = xcalloc(p->nrows + 1, sizeof(*rows));
-	for (i = 0; i < n; i++)
-		rows[i] = sorted[i].row;
+	for (j = 0; j < p->nbt; j++) {
+		b = order[j];
+		first = n;
+		for (i = 0; i < b->size; i++) {
+			/* The rows are cold and scattered: ask ahead. */
+			if (i + AGG_SORT_AHEAD < b->size &&
+			    (row = b->tab[i + AGG_SORT_AHEAD].row) != NULL) {
+				__builtin_prefetch(row);
+				__builtin_prefetch(row->key);
+			}
+			if ((row = b->tab[i].row) == NULL)
+				continue;
+			sk[n].bucket = row->bucket;
+			/*
+			 * Key bytes 1 to 16, zero-padded, as two big-endian
+			 * words.
+			 */
+			len = row->keylen > 1 ? row->keylen - 1 : 0;
+			memset(pre, 0, sizeof(pre));
+			memcpy(pre, row->key + 1, len < sizeof(pre) ? len :
+			    sizeof(pre));
+			memcpy(&x, pre, 8);
+			sk[n].prefix[0] = be64toh(x);
+			memcpy(&x, pre + 8, 8);
+			sk[n].prefix[1] = be64toh(x);
+			sk[n++].row = row;
+		}
+		sorted = agg_sortkeys(sk + first, tmp + first, n - first);
+		for (k = 0; k < n - first; k++)
+			rows[first + k] = sorted[k].row;
+	}
 	free(sk);
+	free(order);
 	return (rows);
 }
 
