@@ -510,8 +510,9 @@ agg_state_equal(const struct agg_view *v, size_t m, struct agg_state *a,
  * a partial would be touched all over for every event.
  */
 
-#define AGG_BTAB_MIN	16		/* slots of a new bucket's table */
+#define AGG_BTAB_MIN	4		/* slots of a new bucket's table */
 #define AGG_BMAP_MIN	16		/* slots of the bucket map */
+#define AGG_BMAP_KEEP	65536		/* kept over a reset, at most */
 
 struct agg_partial *
 agg_partial_new(const struct agg_view *v)
@@ -530,7 +531,10 @@ agg_partial_new(const struct agg_view *v)
 	return (p);
 }
 
-/* Drop every bucket's table. */
+/*
+ * Drop every bucket's table; the bucket map and list are kept for the
+ * next use, unless grown large.
+ */
 static void
 agg_btabs_clear(struct agg_partial *p)
 {
@@ -539,7 +543,15 @@ agg_btabs_clear(struct agg_partial *p)
 	for (i = 0; i < p->nbt; i++)
 		free(p->bt[i].tab);
 	p->nbt = p->cur = 0;
-	memset(p->bmap, 0, p->bmapsize * sizeof(*p->bmap));
+	if (p->bmapsize > AGG_BMAP_KEEP) {
+		free(p->bt);
+		p->bt = NULL;
+		p->btcap = 0;
+		free(p->bmap);
+		p->bmapsize = AGG_BMAP_MIN;
+		p->bmap = xcalloc(p->bmapsize, sizeof(*p->bmap));
+	} else
+		memset(p->bmap, 0, p->bmapsize * sizeof(*p->bmap));
 }
 
 void
@@ -685,7 +697,11 @@ agg_bmap_put(struct agg_partial *p, size_t i)
 	p->bmap[j] = (uint32_t)(i + 1);
 }
 
-/* The table of bucket's rows; NULL if it has none, unless create. */
+/*
+ * The table of bucket's rows; NULL if it has none, unless create.  Only
+ * folding (create) remembers it as the current one: a lookup alone
+ * changes nothing.
+ */
 static inline struct agg_btab *
 agg_btab(struct agg_partial *p, int64_t bucket, int create)
 {
@@ -697,6 +713,8 @@ agg_btab(struct agg_partial *p, int64_t bucket, int create)
 	for (j = agg_bmap_home(p, bucket); p->bmap[j] != 0;
 	    j = (j + 1) & mask)
 		if (p->bt[p->bmap[j] - 1].bucket == bucket) {
+			if (!create)
+				return (&p->bt[p->bmap[j] - 1]);
 			p->cur = p->bmap[j] - 1;
 			return (&p->bt[p->cur]);
 		}

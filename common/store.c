@@ -35,19 +35,13 @@
 #include "xmalloc.h"
 #include "xsum.h"
 
-/*
- * Fresh rows are inserted STORE_BATCH at a time, by one statement of as
- * many VALUES: SQLite then opens its cursor once for them all, and
- * appending in key order finds the cursor already on the last leaf.
- */
-#define STORE_BATCH	32
-
 struct store_writer {
 	sqlite3			*db;
 	const struct agg_view	*v;
 	sqlite3_stmt		*get;
 	sqlite3_stmt		*put;
-	sqlite3_stmt		*putn;		/* STORE_BATCH rows at once */
+	sqlite3_stmt		*putn;		/* batch rows at once, or NULL */
+	size_t			 batch;		/* 1 to STORE_BATCH */
 	int			 ncol;
 	struct store_row	*pend[STORE_BATCH];	/* fresh, not written */
 	size_t			 npend;
@@ -384,7 +378,6 @@ store_delete_view(sqlite3 *db, const char *table, const char *name,
 	return (0);
 }
 
-/* Prepared statements for the rows table tbl of view v. */
 /* INSERT OR REPLACE of nrows rows of ncol columns each into tbl. */
 static sqlite3_stmt *
 store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
@@ -415,6 +408,12 @@ store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
 	return (st);
 }
 
+/*
+ * Prepared statements for the rows table tbl of view v.  Fresh rows go
+ * in by as many at once as SQLite's limit on parameters allows, up to
+ * STORE_BATCH (a view can have some 70 columns; SQLite before 3.32 allows
+ * 999 parameters, later ones 32766, and a program may lower it).
+ */
 struct store_writer *
 store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
     char **cause)
@@ -438,13 +437,19 @@ store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
 		return (NULL);
 	}
 	free(sql);
+	w->ncol = (int)ncol;
+	w->batch = (size_t)sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) /
+	    ncol;
+	if (w->batch > STORE_BATCH)
+		w->batch = STORE_BATCH;
 	if ((w->put = store_insert_stmt(db, tbl, ncol, 1, cause)) == NULL ||
-	    (w->putn = store_insert_stmt(db, tbl, ncol, STORE_BATCH,
-	    cause)) == NULL) {
+	    (w->batch > 1 && (w->putn = store_insert_stmt(db, tbl, ncol,
+	    w->batch, cause)) == NULL)) {
 		store_writer_free(w);
 		return (NULL);
 	}
-	w->ncol = (int)ncol;
+	if (w->batch < 1)
+		w->batch = 1;
 	return (w);
 }
 
@@ -729,16 +734,19 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 	if (fresh) {
 		/*
 		 * With others, at once; the caller keeps the row's memory
-		 * until store_writer_flush or store_writer_discard.  A row
-		 * not found is written at once: the caller may write its key
-		 * again in this transaction, and must find it then.
+		 * until store_writer_flush or store_writer_discard.
 		 */
 		w->pend[w->npend++] = sr;
-		if (w->npend == STORE_BATCH && store_writer_flush(w,
+		if (w->npend == w->batch && store_writer_flush(w,
 		    cause) == -1)
 			return (-1);
 		return (1);
 	}
+	/*
+	 * Not fresh, merged or not found: written at once, since the
+	 * caller may write the key again in this transaction and must find
+	 * it then.
+	 */
 	sqlite3_reset(w->put);
 	store_bind_row(w->put, 0, v, sr);
 	rc = sqlite3_step(w->put);
@@ -768,7 +776,7 @@ store_writer_flush(struct store_writer *w, char **cause)
 	int	rc;
 
 	w->npend = 0;
-	if (n == STORE_BATCH) {
+	if (n == w->batch && w->putn != NULL) {
 		sqlite3_reset(w->putn);
 		for (i = 0; i < n; i++)
 			store_bind_row(w->putn, (int)i * w->ncol, w->v,

@@ -84,6 +84,14 @@ struct store_row {
 	struct store_col *cols;		/* one per metric */
 };
 
+/*
+ * Fresh rows go to SQLite this many at a time (fewer if SQLite's limit on
+ * parameters says so), by one INSERT of as many VALUES: SQLite then opens
+ * its cursor once for them all, and appending in key order finds it
+ * already on the last leaf.
+ */
+#define STORE_BATCH	32
+
 /* Prepared statements to upsert the rows of one view table. */
 struct store_writer;
 

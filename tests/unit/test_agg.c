@@ -1053,6 +1053,80 @@ START_TEST(test_oracle)
 END_TEST
 
 /*
+ * Rows live in one table per bucket: with events in no order over a few
+ * thousand buckets and keys, agg_sorted_rows lists every row once, in
+ * strict (bucket, key) order; a lookup finds each row without creating or
+ * changing anything; and a reset partial folds the same again.
+ */
+START_TEST(test_sorted_buckets)
+{
+	struct agg_view		*v;
+	struct agg_partial	*p;
+	struct agg_row		**rows, *row;
+	struct pb		 b;
+	size_t			 i, n, round;
+	int64_t			 ns;
+	char			*cause = NULL;
+
+	conf = load_conf(STREAMS
+	    "views:\n"
+	    "  m:\n"
+	    "    stream: pv\n"
+	    "    bucket: 1m\n"
+	    "    group_by: user\n"
+	    "    metrics: {n: count}\n");
+	v = view_named("m");
+	p = agg_partial_new(v);
+	pb_init(&b);
+	for (round = 0; round < 2; round++) {
+		rng_seed(7);
+		for (i = 0; i < 20000; i++) {
+			struct ev	e;
+
+			memset(&e, 0, sizeof(e));
+			/* 3000 minutes, either side of the epoch. */
+			ns = ((int64_t)(rng() % 3000) - 1500) * 60 * NS +
+			    (int64_t)(rng() % (60 * (uint64_t)NS));
+			e.ns = ns;
+			e.user = (int)(rng() % 7);
+			e.url = 0;
+			e.status = -1;
+			pb_clear(&b);
+			pack_ev(&b.pk, &e);
+			REQUIRE(agg_fold(p, ns, pb_data(&b), b.sb.size,
+			    &cause) == 0, "fold: %s", cause);
+		}
+		n = agg_rows(p);
+		ck_assert_uint_gt(n, 2000);
+		rows = agg_sorted_rows(p);
+		for (i = 0; i < n; i++) {
+			ck_assert_ptr_nonnull(rows[i]);
+			if (i > 0)
+				REQUIRE(agg_row_cmp(rows[i - 1], rows[i]) < 0,
+				    "rows %zu and %zu out of order", i - 1, i);
+			row = agg_find_row(p, rows[i]->bucket, rows[i]->key,
+			    rows[i]->keylen, 0);
+			ck_assert_ptr_eq(row, rows[i]);
+		}
+		ck_assert_uint_eq(agg_rows(p), n);
+		ck_assert_uint_eq(agg_events(p), 20000);
+		/* No row of a bucket or a key never seen. */
+		ck_assert_ptr_null(agg_find_row(p, 1501 * 60,
+		    rows[0]->key, rows[0]->keylen, 0));
+		ck_assert_ptr_null(agg_find_row(p, rows[0]->bucket,
+		    (const uint8_t *)"\x91\xa1z", 3, 0));
+		ck_assert_uint_eq(agg_rows(p), n);
+		free(rows);
+		agg_partial_reset(p);
+		ck_assert_uint_eq(agg_rows(p), 0);
+	}
+	pb_free(&b);
+	agg_partial_free(p);
+	agg_view_free(v);
+}
+END_TEST
+
+/*
  * Merging: random parts, random orders and tree shapes.
  */
 
@@ -2358,6 +2432,7 @@ agg_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_oracle);
+	tcase_add_test(tc, test_sorted_buckets);
 	tcase_add_test(tc, test_merge_equals_fold);
 	tcase_add_test(tc, test_merge_small_exact);
 	tcase_add_test(tc, test_float_sum_forms);

@@ -57,9 +57,6 @@
 #define NS		1000000000LL
 #define HOUR		3600
 
-/* As in store.c: fresh rows go to SQLite this many at a time. */
-#define STORE_BATCH	32
-
 #define MAXROWS		256
 
 /*
@@ -127,6 +124,7 @@ static struct want	 wants[MAXROWS];
 
 /* The INSERTs into rows tables SQLite ran (the statement trace). */
 static size_t		 ins_single, ins_batch, ins_other;
+static size_t		 ins_multi, ins_rows;	/* > 1 row; rows in all */
 
 /* A partial and its rows, sorted and prepared. */
 struct rows {
@@ -181,6 +179,8 @@ trace_cb(unsigned int type, void *ctx, void *p, void *x)
 		return (0);
 	for (s = sql; (s = strstr(s, "(?")) != NULL; s++)
 		rows++;
+	ins_rows += rows;
+	ins_multi += rows > 1;
 	if (rows == 1)
 		ins_single++;
 	else if (rows == STORE_BATCH)
@@ -955,8 +955,12 @@ START_TEST(test_write_fails)
 			REQUIRE(rc == 1, "store_write %zu: %d", i, rc);
 	}
 	expect_fail(rc, cause, "sqlite: write rows: boom");
+	/*
+	 * No store_writer_discard here or after the failed flush below: a
+	 * failed flush drops the rows it held by itself (were they kept,
+	 * the 40 rows written at the end would come out 45 or more).
+	 */
 	store_rollback(db);
-	store_writer_discard(w);
 	ck_assert_int_eq(count_rows(db, tbl), 3);
 	check_rows(db, tbl, &r0, 1);
 
@@ -968,7 +972,6 @@ START_TEST(test_write_fails)
 	rc = store_writer_flush(w, &cause);
 	expect_fail(rc, cause, "sqlite: write row: boom");
 	store_rollback(db);
-	store_writer_discard(w);
 	ck_assert_int_eq(count_rows(db, tbl), 3);
 
 	/* A merged row. */
@@ -1221,7 +1224,12 @@ START_TEST(test_wide)
 	char			 name[24], val[48];
 	static const char	*kinds[] = { "count", "{sum: x}", "{min: x}",
 				    "{max: x}", "{sum: y}", "{max: y}" };
-	size_t			 i, j;
+	static const struct {
+		int	limit;		/* 0: SQLite's own */
+		size_t	batch;		/* rows at once, with 75 columns */
+	} limits[] = { { 0, STORE_BATCH }, { 999, 13 }, { 150, 2 },
+	    { 149, 1 }, { 75, 1 } };
+	size_t			 i, j, l, batch;
 
 	body = xstrdup("streams:\n  w:\n    fields:\n      x: int\n"
 	    "      y: float\n");
@@ -1245,8 +1253,6 @@ START_TEST(test_wide)
 	free(body);
 	ck_assert_uint_eq(agg_view_conf(view)->ngroup, 8);
 	ck_assert_uint_eq(agg_view_conf(view)->nmetrics, 64);
-	tbl = new_table(7);
-	w = new_writer(db, tbl);
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -1270,18 +1276,36 @@ START_TEST(test_wide)
 	}
 	msgpack_sbuffer_destroy(&sb);
 	rows_prepare(&r);
-	begin();
-	ck_assert_uint_eq(write_rows(w, &r, 1), STORE_BATCH + 1);
-	flush(w);
-	commit();
-	ck_assert_uint_eq(ins_batch, 1);
-	ck_assert_uint_eq(ins_single, 1);
-	ck_assert_int_eq(count_rows(db, tbl), STORE_BATCH + 1);
-	check_rows(db, tbl, &r, 0);
-	check_read(db, tbl, r.p);
+
+	/*
+	 * 75 columns: all 32 rows at once within SQLite's limit on
+	 * parameters (32766 since 3.32), and as many as fit under a lower
+	 * one (999 before 3.32; a program may lower it), down to one.
+	 */
+	for (l = 0; l < nitems(limits); l++) {
+		if (limits[l].limit > 0)
+			sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER,
+			    limits[l].limit);
+		tbl = new_table(7 + l);
+		w = new_writer(db, tbl);
+		ins_single = ins_batch = ins_other = ins_multi = ins_rows = 0;
+		begin();
+		ck_assert_uint_eq(write_rows(w, &r, 1), STORE_BATCH + 1);
+		flush(w);
+		commit();
+		batch = limits[l].batch;
+		ck_assert_uint_eq(ins_rows, STORE_BATCH + 1);
+		ck_assert_uint_eq(ins_multi, batch > 1 ?
+		    (STORE_BATCH + 1) / batch : 0);
+		ck_assert_uint_eq(ins_single, batch > 1 ?
+		    (STORE_BATCH + 1) % batch : STORE_BATCH + 1);
+		ck_assert_int_eq(count_rows(db, tbl), STORE_BATCH + 1);
+		check_rows(db, tbl, &r, 0);
+		check_read(db, tbl, r.p);
+		store_writer_free(w);
+		free(tbl);
+	}
 	rows_free(&r);
-	store_writer_free(w);
-	free(tbl);
 }
 END_TEST
 
