@@ -31,8 +31,9 @@
  * idx', by rank.  The list is sorted with one entry per idx' (the largest);
  * new entries go to an unsorted buffer first, which is sorted and merged in
  * batches (hll_flush) of at least a quarter of the list, so an add costs
- * O(log n) amortised.  An add whose entry the list already holds is dropped
- * at once, so repeated values never fill the buffer.  While sparse, the
+ * O(log n) amortised.  An add is not looked up in the list (a binary
+ * search, a cache miss or two, for a value that is mostly new): the merge
+ * keeps the largest entry of each idx' anyway.  While sparse, the
  * estimate is LinearCounting over the m' = 2^25 registers of precision p',
  * essentially exact at the cardinalities involved (see the error table).
  *
@@ -340,30 +341,6 @@ hll_flush(struct hll *h)
 	hll_union_list(h, h->buf, nbuf);
 }
 
-/*
- * Whether the list already holds entry e or a larger one for its idx'.  A
- * branchless lower bound (Khuong and Morin, "Array Layouts for
- * Comparison-Based Searching", 2017): the comparisons compile to
- * conditional moves, so random keys cost no mispredictions.
- */
-static int
-hll_list_covers(const struct hll *h, uint32_t e)
-{
-	const uint32_t	*base = h->list;
-	size_t		 n = h->nlist, half;
-
-	if (n == 0)
-		return (0);
-	while (n > 1) {
-		half = n / 2;
-		base = base[half] >> 6 < e >> 6 ? base + half : base;
-		n -= half;
-	}
-	base += *base >> 6 < e >> 6;
-	return (base < h->list + h->nlist && *base >> 6 == e >> 6 &&
-	    *base >= e);
-}
-
 /* Add a 64-bit hash; hashes should be uniform, as hash64's are. */
 void
 hll_add_hash(struct hll *h, uint64_t x)
@@ -374,8 +351,6 @@ hll_add_hash(struct hll *h, uint64_t x)
 
 	if (h->sparse) {
 		e = hll_encode(h->p, x);
-		if (hll_list_covers(h, e))
-			return;
 		if (h->nbuf == h->bufcap) {
 			limit = h->nlist / 4;
 			if (limit < HLL_BUF_MIN)
