@@ -39,7 +39,8 @@ struct store_writer {
 	sqlite3			*db;
 	const struct agg_view	*v;
 	sqlite3_stmt		*get;
-	sqlite3_stmt		*put;
+	sqlite3_stmt		*put;		/* a new row */
+	sqlite3_stmt		*upd;		/* a stored row, merged */
 	sqlite3_stmt		*putn;		/* batch rows at once, or NULL */
 	size_t			 batch;		/* 1 to STORE_BATCH */
 	int			 ncol;
@@ -378,7 +379,16 @@ store_delete_view(sqlite3 *db, const char *table, const char *name,
 	return (0);
 }
 
-/* INSERT OR REPLACE of nrows rows of ncol columns each into tbl. */
+/*
+ * An INSERT of nrows new rows of ncol columns each into tbl.  OR FAIL: a
+ * statement that might abort half-way (OR ABORT, the default, and OR
+ * REPLACE, which aborts on other constraints) and writes more than once
+ * (several rows; a replace) makes SQLite keep a statement journal, a copy
+ * of every page before the statement first changes it (here the last
+ * leaf, 64 KiB, for every statement) in a temporary file.  With OR FAIL
+ * there is nothing to undo: a failure leaves the rows before it, and the
+ * caller rolls the whole transaction back.
+ */
 static sqlite3_stmt *
 store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
     char **cause)
@@ -390,7 +400,7 @@ store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
 	/* "(?" ", ?"... ")" and a comma before every row but the first. */
 	len = 64 + strlen(tbl) + nrows * (3 * ncol + 2);
 	sql = xmalloc(len);
-	off = (size_t)snprintf(sql, len, "INSERT OR REPLACE INTO \"%s\" VALUES",
+	off = (size_t)snprintf(sql, len, "INSERT OR FAIL INTO \"%s\" VALUES",
 	    tbl);
 	for (i = 0; i < nrows; i++) {
 		off += (size_t)snprintf(sql + off, len - off, "%s(?",
@@ -405,6 +415,45 @@ store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
 		return (NULL);
 	}
 	free(sql);
+	return (st);
+}
+
+/*
+ * The UPDATE of a stored row into tbl, its parameters numbered as the
+ * INSERT's (bucket, key, dimensions, metrics, state); OR FAIL, as above.
+ */
+static sqlite3_stmt *
+store_update_stmt(sqlite3 *db, const struct agg_view *v, const char *tbl,
+    char **cause)
+{
+	const struct conf_view	*cv = agg_view_conf(v);
+	sqlite3_stmt		*st;
+	char			*sql, *t;
+	size_t			 i;
+	int			 col = 3;
+
+	xasprintf(&sql, "UPDATE OR FAIL \"%s\" SET", tbl);
+	for (i = 0; i < cv->ngroup; i++, col++) {
+		xasprintf(&t, "%s \"d_%s\" = ?%d,", sql, cv->group_by[i],
+		    col);
+		free(sql);
+		sql = t;
+	}
+	for (i = 0; i < cv->nmetrics; i++, col++) {
+		xasprintf(&t, "%s \"m_%s\" = ?%d,", sql, cv->metrics[i].name,
+		    col);
+		free(sql);
+		sql = t;
+	}
+	xasprintf(&t, "%s state = ?%d WHERE bucket = ?1 AND key = ?2", sql,
+	    col);
+	free(sql);
+	if (sqlite3_prepare_v2(db, t, -1, &st, NULL) != SQLITE_OK) {
+		free(t);
+		store_err(db, cause, "prepare");
+		return (NULL);
+	}
+	free(t);
 	return (st);
 }
 
@@ -443,6 +492,7 @@ store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
 	if (w->batch > STORE_BATCH)
 		w->batch = STORE_BATCH;
 	if ((w->put = store_insert_stmt(db, tbl, ncol, 1, cause)) == NULL ||
+	    (w->upd = store_update_stmt(db, v, tbl, cause)) == NULL ||
 	    (w->batch > 1 && (w->putn = store_insert_stmt(db, tbl, ncol,
 	    w->batch, cause)) == NULL)) {
 		store_writer_free(w);
@@ -460,6 +510,7 @@ store_writer_free(struct store_writer *w)
 		return;
 	sqlite3_finalize(w->get);
 	sqlite3_finalize(w->put);
+	sqlite3_finalize(w->upd);
 	sqlite3_finalize(w->putn);
 	msgpack_sbuffer_destroy(&w->sb);
 	agg_partial_free(w->scratch);
@@ -686,6 +737,7 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 {
 	const struct agg_view	*v = w->v;
 	struct agg_row		*row = sr->row, *old = NULL;
+	sqlite3_stmt		*st;
 	struct msg_reader	 r;
 	const void		*blob;
 	size_t			 m;
@@ -747,10 +799,11 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 	 * caller may write the key again in this transaction and must find
 	 * it then.
 	 */
-	sqlite3_reset(w->put);
-	store_bind_row(w->put, 0, v, sr);
-	rc = sqlite3_step(w->put);
-	sqlite3_reset(w->put);
+	st = old != NULL ? w->upd : w->put;
+	sqlite3_reset(st);
+	store_bind_row(st, 0, v, sr);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return (store_err(w->db, cause, "write row"));
 	return (old == NULL);

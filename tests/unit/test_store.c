@@ -125,6 +125,27 @@ static struct want	 wants[MAXROWS];
 /* The INSERTs into rows tables SQLite ran (the statement trace). */
 static size_t		 ins_single, ins_batch, ins_other;
 static size_t		 ins_multi, ins_rows;	/* > 1 row; rows in all */
+static size_t		 ins_update;		/* UPDATEs of stored rows */
+
+/*
+ * Statement journals SQLite opened (a VFS over the default one counts
+ * them): a writer's statements must never need one.  A statement that
+ * writes more than once and might abort half-way gets one, a copy of
+ * every page it changes (64 KiB a leaf) in a temporary file.
+ */
+static sqlite3_vfs	 count_vfs;
+static size_t		 subjournals;
+
+static int
+count_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *f,
+    int flags, int *out)
+{
+	sqlite3_vfs	*real = vfs->pAppData;
+
+	if (flags & SQLITE_OPEN_SUBJOURNAL)
+		subjournals++;
+	return (real->xOpen(real, name, f, flags, out));
+}
 
 /* A partial and its rows, sorted and prepared. */
 struct rows {
@@ -142,7 +163,16 @@ setup(void)
 	view = NULL;
 	db = NULL;
 	memset(wants, 0, sizeof(wants));
-	ins_single = ins_batch = ins_other = 0;
+	ins_single = ins_batch = ins_other = ins_update = 0;
+	if (count_vfs.xOpen == NULL) {
+		count_vfs = *sqlite3_vfs_find(NULL);
+		count_vfs.pAppData = sqlite3_vfs_find(NULL);
+		count_vfs.zName = "lamina-test-count";
+		count_vfs.xOpen = count_open;
+		ck_assert_int_eq(sqlite3_vfs_register(&count_vfs, 1),
+		    SQLITE_OK);
+	}
+	subjournals = 0;
 }
 
 /* Also called by tests that must clean up before they fail. */
@@ -174,8 +204,14 @@ trace_cb(unsigned int type, void *ctx, void *p, void *x)
 
 	(void)ctx;
 	(void)p;
-	if (type != SQLITE_TRACE_STMT || sql == NULL ||
-	    strncmp(sql, "INSERT OR REPLACE INTO \"v_", 26) != 0)
+	if (type != SQLITE_TRACE_STMT || sql == NULL)
+		return (0);
+	if (strncmp(sql, "UPDATE ", 7) == 0 && strstr(sql, "\"v_") != NULL) {
+		ins_update++;
+		return (0);
+	}
+	if (strncmp(sql, "INSERT ", 7) != 0 || strstr(sql, " INTO \"v_") ==
+	    NULL)
 		return (0);
 	for (s = sql; (s = strstr(s, "(?")) != NULL; s++)
 		rows++;
@@ -688,6 +724,7 @@ START_TEST(test_fresh_batches)
 		ck_assert_uint_eq(ins_single + ins_batch, n / STORE_BATCH +
 		    n % STORE_BATCH);
 		commit();
+		ck_assert_uint_eq(subjournals, 0);
 		ck_assert_int_eq(count_rows(db, tbl), (int64_t)n);
 		check_rows(db, tbl, &r, 1);
 		check_read(db, tbl, r.p);
@@ -773,7 +810,7 @@ START_TEST(test_merge)
 	struct rows		 r1, r2;
 	char			*tbl, *cause = NULL;
 	int64_t			 maxb;
-	size_t			 i, merged = 0, added = 0, single;
+	size_t			 i, merged = 0, added = 0, single, update;
 	int			 rc, fresh, exists;
 
 	open_view(CONF_MAIN, "main");
@@ -808,17 +845,20 @@ START_TEST(test_merge)
 		fresh = r2.sr[i].bucket > maxb;
 		REQUIRE(!(fresh && exists), "fresh row %zu exists", i);
 		single = ins_single;
+		update = ins_update;
 		rc = store_write(w, agg_partial_arena(r2.p), &r2.sr[i], fresh,
 		    &cause);
 		REQUIRE(rc == !exists, "row %zu: store_write %d (%s), want %d",
 		    row_index(&r2.sr[i]), rc, rc == -1 ? cause : "", !exists);
 		/*
-		 * Rows not fresh, merged or new, are written at once, one by
-		 * one; fresh ones are held back.
+		 * Rows not fresh are written at once, one by one: an UPDATE
+		 * if merged, else an INSERT; fresh ones are held back.
 		 */
-		REQUIRE(ins_single == single + !fresh, "row %zu: %zu "
-		    "single-row INSERTs, was %zu", row_index(&r2.sr[i]),
-		    ins_single, single);
+		REQUIRE(ins_single == single + (!fresh && !exists) &&
+		    ins_update == update + exists, "row %zu: %zu single-row "
+		    "INSERTs, was %zu; %zu UPDATEs, was %zu",
+		    row_index(&r2.sr[i]), ins_single, single, ins_update,
+		    update);
 		if (rc == 0)
 			merged++;
 		else
@@ -830,9 +870,11 @@ START_TEST(test_merge)
 	ck_assert_uint_eq(added, 20);
 	ck_assert_uint_eq(ins_batch, 0);
 	flush(w);
-	ck_assert_uint_eq(ins_single, 40);
+	ck_assert_uint_eq(ins_single, 20);
+	ck_assert_uint_eq(ins_update, 20);
 	ck_assert_uint_eq(ins_other, 0);
 	commit();
+	ck_assert_uint_eq(subjournals, 0);
 
 	ck_assert_int_eq(count_rows(db, tbl), 60);
 	for (i = 0; i < r1.n; i++)
@@ -916,8 +958,8 @@ expect_fail(int rc, char *cause, const char *want)
 }
 
 /*
- * Failed writes: a trigger that refuses every INSERT, then a reader's
- * read-only connection.  The batch, the rows on the flush and a merged
+ * Failed writes: triggers that refuse every INSERT and UPDATE, then a
+ * reader's read-only connection.  The batch, the rows on the flush and a merged
  * row each fail with a cause that names the write and SQLite's reason;
  * after the rollback the table is as it was, and the writer works again.
  */
@@ -940,6 +982,10 @@ START_TEST(test_write_fails)
 	commit();
 
 	xasprintf(&sql, "CREATE TRIGGER boom BEFORE INSERT ON \"%s\" "
+	    "BEGIN SELECT RAISE(ABORT, 'boom'); END", tbl);
+	exec(db, sql);
+	free(sql);
+	xasprintf(&sql, "CREATE TRIGGER boom_u BEFORE UPDATE ON \"%s\" "
 	    "BEGIN SELECT RAISE(ABORT, 'boom'); END", tbl);
 	exec(db, sql);
 	free(sql);
@@ -989,6 +1035,7 @@ START_TEST(test_write_fails)
 
 	/* Without the trigger, the same rows go in. */
 	exec(db, "DROP TRIGGER boom");
+	exec(db, "DROP TRIGGER boom_u");
 	begin();
 	ck_assert_uint_eq(write_rows(w, &r1, 1), 40);
 	flush(w);
@@ -1197,7 +1244,8 @@ START_TEST(test_dimensions)
 	rows_prepare(&r);
 	begin();
 	ck_assert_uint_eq(write_rows(w, &r, 0), 0);
-	ck_assert_uint_eq(ins_single, NDIMROWS - STORE_BATCH + NDIMROWS);
+	ck_assert_uint_eq(ins_single, NDIMROWS - STORE_BATCH);
+	ck_assert_uint_eq(ins_update, NDIMROWS);
 	flush(w);
 	commit();
 	check_rows(db, tbl, &r, 0);
