@@ -68,13 +68,6 @@ struct agg_slot {
 	struct agg_row		*row;
 };
 
-/* A value kept once for all the rows of a partial (agg_intern). */
-struct agg_ival {
-	uint64_t		 hash;
-	const uint8_t		*p;		/* NULL: free */
-	size_t			 len;
-};
-
 /* The rows of one bucket: an open-addressed table of them. */
 struct agg_btab {
 	int64_t			 bucket;
@@ -91,9 +84,6 @@ struct agg_partial {
 	size_t			 cur;		/* bt[cur]: the last used */
 	uint32_t		*bmap;		/* bucket to bt index + 1 */
 	size_t			 bmapsize;	/* power of two, >= 2 nbt */
-	struct agg_ival		*iv;		/* top's items, interned */
-	size_t			 ivsize;	/* power of two, 0: none yet */
-	size_t			 niv;
 	size_t			 nrows;
 	uint64_t		 events;	/* folded (after filters) */
 	struct arena		 arena;		/* rows, keys, sketches */
@@ -201,18 +191,12 @@ agg_value_hash(struct agg_value *val)
 	return (val->hash);
 }
 
-static const uint8_t	*agg_intern(struct agg_partial *, const uint8_t *,
-			    size_t, uint64_t);
-
-/* Fold one value (NULL: the event itself, for count) into a state of p. */
+/* Fold one value (NULL: the event itself, for count) into a state. */
 static inline void
-state_fold(struct agg_partial *p, size_t m, struct agg_state *s,
-    struct agg_value *val)
+state_fold(const struct agg_view *v, struct arena *a, size_t m,
+    struct agg_state *s, struct agg_value *val)
 {
-	const struct agg_view		*v = p->v;
 	const struct conf_metric	*cm = &v->cv->metrics[m];
-	struct arena			*a = &p->arena;
-	uint64_t			 h;
 
 	if (cm->kind == CONF_M_COUNT) {
 		s->u.count++;
@@ -253,17 +237,8 @@ state_fold(struct agg_partial *p, size_t m, struct agg_state *s,
 	case CONF_M_TOP:
 		if (s->u.topk == NULL)
 			s->u.topk = topk_new_in(a, cm->k);
-		h = agg_value_hash(val);
-		/*
-		 * The rows share one copy of each item: no copy per row, and
-		 * a row's sketch finds it by its address.
-		 */
-		if (val->rawlen <= TOPK_ITEM_MAX)
-			topk_add_shared(s->u.topk, agg_intern(p, val->raw,
-			    val->rawlen, h), val->rawlen, h, 1);
-		else
-			topk_add_hashed(s->u.topk, val->raw, val->rawlen, h,
-			    1);
+		topk_add_hashed(s->u.topk, val->raw, val->rawlen,
+		    agg_value_hash(val), 1);
 		break;
 	default:
 		break;
@@ -579,48 +554,6 @@ agg_btabs_clear(struct agg_partial *p)
 		memset(p->bmap, 0, p->bmapsize * sizeof(*p->bmap));
 }
 
-/*
- * The one copy, in p's arena, of the len bytes at b (hash h): top's
- * sketches in p point at it rather than keep copies of their own, and find
- * an item by its address.
- */
-static const uint8_t *
-agg_intern(struct agg_partial *p, const uint8_t *b, size_t len, uint64_t h)
-{
-	struct agg_ival	*old, *iv;
-	uint8_t		*c;
-	size_t		 i, j, mask, oldsize;
-
-	if (p->niv * 2 >= p->ivsize) {
-		old = p->iv;
-		oldsize = p->ivsize;
-		p->ivsize = oldsize == 0 ? 64 : oldsize * 2;
-		p->iv = xcalloc(p->ivsize, sizeof(*p->iv));
-		mask = p->ivsize - 1;
-		for (i = 0; i < oldsize; i++) {
-			if (old[i].p == NULL)
-				continue;
-			for (j = old[i].hash & mask; p->iv[j].p != NULL;
-			    j = (j + 1) & mask)
-				;
-			p->iv[j] = old[i];
-		}
-		free(old);
-	}
-	mask = p->ivsize - 1;
-	for (i = h & mask; (iv = &p->iv[i])->p != NULL; i = (i + 1) & mask)
-		if (iv->hash == h && iv->len == len &&
-		    memcmp(iv->p, b, len) == 0)
-			return (iv->p);
-	c = arena_alloc(&p->arena, len > 0 ? len : 1);
-	memcpy(c, b, len);
-	iv->hash = h;
-	iv->p = c;
-	iv->len = len;
-	p->niv++;
-	return (c);
-}
-
 void
 agg_partial_free(struct agg_partial *p)
 {
@@ -628,7 +561,6 @@ agg_partial_free(struct agg_partial *p)
 		return;
 	arena_reset(&p->arena);
 	agg_btabs_clear(p);
-	free(p->iv);
 	free(p->bt);
 	free(p->bmap);
 	free(p->vals);
@@ -642,13 +574,6 @@ agg_partial_reset(struct agg_partial *p)
 {
 	arena_reset(&p->arena);
 	agg_btabs_clear(p);
-	if (p->ivsize > AGG_BMAP_KEEP) {
-		free(p->iv);
-		p->iv = NULL;
-		p->ivsize = 0;
-	} else if (p->niv > 0)
-		memset(p->iv, 0, p->ivsize * sizeof(*p->iv));
-	p->niv = 0;
 	p->nrows = 0;
 	p->events = 0;
 	p->blo = p->bhi = 0;
@@ -683,7 +608,7 @@ size_t
 agg_partial_bytes(const struct agg_partial *p)
 {
 	size_t	i, n = p->btcap * sizeof(*p->bt) +
-	    p->bmapsize * sizeof(*p->bmap) + p->ivsize * sizeof(*p->iv);
+	    p->bmapsize * sizeof(*p->bmap);
 
 	for (i = 0; i < p->nbt; i++)
 		n += p->bt[i].size * sizeof(*p->bt[i].tab);
@@ -1328,7 +1253,7 @@ agg_fold_values(struct agg_partial *p, int64_t event_ns,
 	row = agg_lookup(p, h, bucket, k, klen, 1);
 	for (i = 0; i < v->nmetrics; i++) {
 		fi = cv->metrics[i].field_idx;
-		state_fold(p, i, &row->st[i], fi < 0 ? NULL :
+		state_fold(v, &p->arena, i, &row->st[i], fi < 0 ? NULL :
 		    &vals[fi]);
 	}
 	p->events++;

@@ -93,8 +93,7 @@ struct topk_entry {
 	uint64_t	 hash;
 	int		 heap;		/* position in the heap */
 	uint16_t	 len;		/* up to TOPK_ITEM_MAX */
-	uint16_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart;
-					   0: item shared, not ours */
+	uint16_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart */
 };
 
 #define TOPK_CAP_MIN	4	/* counters first allocated; then x4 */
@@ -199,9 +198,8 @@ topk_find(const struct topk *t, const void *item, size_t len, uint64_t hash)
 
 	for (i = hash & t->mask; t->table[i] != 0; i = (i + 1) & t->mask) {
 		e = &t->e[t->table[i] - 1];
-		/* A shared item is found by its address, without a read. */
-		if (e->hash == hash && e->len == len && (e->item == item ||
-		    item_cmp(e->item, len, item, len) == 0))
+		if (e->hash == hash && e->len == len &&
+		    item_cmp(e->item, len, item, len) == 0)
 			return (t->table[i] - 1);
 	}
 	return (-1);
@@ -398,8 +396,7 @@ topk_free(struct topk *t)
 	if (t == NULL)
 		return;
 	for (i = 0; i < t->n; i++)
-		if (t->e[i].cap > 0)
-			arena_free(t->a, t->e[i].item);
+		arena_free(t->a, t->e[i].item);
 	arena_free(t->a, t->e);
 	arena_free(t->a, t->heap);
 	arena_free(t->a, t->table);
@@ -455,9 +452,9 @@ topk_add(struct topk *t, const void *item, size_t len, uint64_t weight)
  * topk_add() for a caller that has the item's topk_hash() already; an
  * item longer than TOPK_ITEM_MAX is hashed again once cut.
  */
-static void
-topk_add_item(struct topk *t, const void *item, size_t len, uint64_t hash,
-    uint64_t weight, int shared)
+void
+topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
+    uint64_t weight)
 {
 	struct topk_entry	*e;
 	uint64_t		 m;
@@ -485,11 +482,7 @@ topk_add_item(struct topk *t, const void *item, size_t len, uint64_t hash,
 			topk_reserve(t, t->n + 1);
 		c = t->n++;
 		e = &t->e[c];
-		if (shared) {
-			e->item = (uint8_t *)(uintptr_t)item;
-			e->cap = 0;
-		} else
-			e->item = item_dup(t->a, item, len, &e->cap);
+		e->item = item_dup(t->a, item, len, &e->cap);
 		e->len = (uint16_t)len;
 		e->count = weight;
 		e->error = 0;
@@ -507,14 +500,8 @@ topk_add_item(struct topk *t, const void *item, size_t len, uint64_t hash,
 	e = &t->e[c];
 	m = e->count;
 	table_remove(t, c);
-	if (shared) {
-		if (e->cap > 0)
-			arena_free(t->a, e->item);
-		e->item = (uint8_t *)(uintptr_t)item;
-		e->cap = 0;
-	} else if (len > e->cap) {
-		if (e->cap > 0)
-			arena_free(t->a, e->item);
+	if (len > e->cap) {
+		arena_free(t->a, e->item);
 		e->item = item_dup(t->a, item, len, &e->cap);
 	} else
 		memcpy(e->item, item, len);
@@ -526,26 +513,6 @@ topk_add_item(struct topk *t, const void *item, size_t len, uint64_t hash,
 	t->heap[0].count = e->count;
 	t->heap[0].hhi = (uint32_t)(hash >> 32);
 	heap_down(t, 0);
-}
-
-void
-topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
-    uint64_t weight)
-{
-	topk_add_item(t, item, len, hash, weight, 0);
-}
-
-/*
- * topk_add_hashed without copying the item: t points at it instead, so
- * it must stay, unchanged, as long as t (in t's arena, say).  Items that
- * are equal had better be one copy (interned): they are then found by
- * their address, without reading them.
- */
-void
-topk_add_shared(struct topk *t, const void *item, size_t len, uint64_t hash,
-    uint64_t weight)
-{
-	topk_add_item(t, item, len, hash, weight, 1);
 }
 
 /* The minimum count when all k counters are used, else 0. */
@@ -613,8 +580,7 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 			    cand[i].len, &cand[i].cap);
 	}
 	for (i = 0; i < t->n; i++)
-		if (t->e[i].item != NULL && t->e[i].cap > 0)
-			arena_free(t->a, t->e[i].item);
+		arena_free(t->a, t->e[i].item);
 	topk_reserve(t, keep);
 	for (i = 0; i < keep; i++) {
 		e = &t->e[i];

@@ -68,8 +68,6 @@ void		 topk_add(struct topk *, const void *, size_t, uint64_t);
 void		 topk_add_hashed(struct topk *, const void *, size_t, uint64_t,
 		    uint64_t);
 uint64_t	 topk_hash(const void *, size_t);
-void		 topk_add_shared(struct topk *, const void *, size_t, uint64_t,
-		    uint64_t);
 int		 topk_merge(struct topk *, const struct topk *, char **);
 uint64_t	 topk_total(const struct topk *);
 int		 topk_k(const struct topk *);

@@ -50,7 +50,6 @@ rnd(void)
 static int	*zipf_stream(double, size_t);
 
 static char	 names[NITEMS][12];
-static char	 names2[NITEMS][12];	/* the same bytes elsewhere */
 static size_t	 namelen[NITEMS];
 
 static void
@@ -61,7 +60,6 @@ setup(void)
 	for (i = 0; i < NITEMS; i++)
 		namelen[i] = (size_t)snprintf(names[i], sizeof(names[i]),
 		    "item%d", i);
-	memcpy(names2, names, sizeof(names2));
 }
 
 static void
@@ -422,10 +420,9 @@ assert_model(const struct topk *t, const struct model *m)
 }
 
 /*
- * Random adds (hits, free counters, evictions; items copied or shared),
- * merges of sketches at different fills, merges into itself, copies and
- * unpacking, heap and arena, for k from 1 to 100: always the model's
- * counters.
+ * Random adds (hits, free counters, evictions), merges of sketches at
+ * different fills, merges into itself, copies and unpacking, heap and
+ * arena, for k from 1 to 100: always the model's counters.
  */
 START_TEST(test_model)
 {
@@ -481,27 +478,12 @@ START_TEST(test_model)
 				    (rnd() % (uint64_t)distinct) / distinct);
 				w = rnd() % 5 == 0 ? 1 + rnd() % 4 : 1;
 				model_add(&m[s], item, w);
-				/*
-				 * Copied, or shared (topk_add_shared: items
-				 * that outlive every sketch), from one copy
-				 * (found by address) or another (by bytes).
-				 */
-				switch (rnd() % 4) {
-				case 0:
+				if (rnd() % 2)
 					add(t[s], item, w);
-					break;
-				case 1:
+				else
 					topk_add_hashed(t[s], names[item],
 					    namelen[item], topk_hash(names[item],
 					    namelen[item]), w);
-					break;
-				default:
-					topk_add_shared(t[s], rnd() % 3 == 0 ?
-					    names2[item] : names[item],
-					    namelen[item], topk_hash(names[item],
-					    namelen[item]), w);
-					break;
-				}
 				break;
 			}
 			if (step % 8 == 0)
