@@ -379,6 +379,20 @@ store_delete_view(sqlite3 *db, const char *table, const char *name,
 	return (0);
 }
 
+/* Prepare sql (freed here); NULL with *cause set if SQLite refuses it. */
+static sqlite3_stmt *
+store_stmt(sqlite3 *db, char *sql, char **cause)
+{
+	sqlite3_stmt	*st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_err(db, cause, "prepare");
+		st = NULL;
+	}
+	free(sql);
+	return (st);
+}
+
 /*
  * An INSERT of nrows new rows of ncol columns each into tbl.  OR FAIL: a
  * statement that might abort half-way (OR ABORT, the default, and OR
@@ -393,9 +407,8 @@ static sqlite3_stmt *
 store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
     char **cause)
 {
-	sqlite3_stmt	*st;
-	char		*sql;
-	size_t		 i, j, len, off;
+	char	*sql;
+	size_t	 i, j, len, off;
 
 	/* "(?" ", ?"... ")" and a comma before every row but the first. */
 	len = 64 + strlen(tbl) + nrows * (3 * ncol + 2);
@@ -409,13 +422,7 @@ store_insert_stmt(sqlite3 *db, const char *tbl, size_t ncol, size_t nrows,
 			off += (size_t)snprintf(sql + off, len - off, ",?");
 		off += (size_t)snprintf(sql + off, len - off, ")");
 	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		free(sql);
-		store_err(db, cause, "prepare");
-		return (NULL);
-	}
-	free(sql);
-	return (st);
+	return (store_stmt(db, sql, cause));
 }
 
 /*
@@ -427,7 +434,6 @@ store_update_stmt(sqlite3 *db, const struct agg_view *v, const char *tbl,
     char **cause)
 {
 	const struct conf_view	*cv = agg_view_conf(v);
-	sqlite3_stmt		*st;
 	char			*sql, *t;
 	size_t			 i;
 	int			 col = 3;
@@ -448,13 +454,7 @@ store_update_stmt(sqlite3 *db, const struct agg_view *v, const char *tbl,
 	xasprintf(&t, "%s state = ?%d WHERE bucket = ?1 AND key = ?2", sql,
 	    col);
 	free(sql);
-	if (sqlite3_prepare_v2(db, t, -1, &st, NULL) != SQLITE_OK) {
-		free(t);
-		store_err(db, cause, "prepare");
-		return (NULL);
-	}
-	free(t);
-	return (st);
+	return (store_stmt(db, t, cause));
 }
 
 /*
@@ -479,19 +479,13 @@ store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
 	w->scratch = agg_partial_new(v);
 	xasprintf(&sql, "SELECT state FROM \"%s\" WHERE bucket = ? AND "
 	    "key = ?", tbl);
-	if (sqlite3_prepare_v2(db, sql, -1, &w->get, NULL) != SQLITE_OK) {
-		free(sql);
-		store_err(db, cause, "prepare");
-		store_writer_free(w);
-		return (NULL);
-	}
-	free(sql);
 	w->ncol = (int)ncol;
 	w->batch = (size_t)sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) /
 	    ncol;
 	if (w->batch > STORE_BATCH)
 		w->batch = STORE_BATCH;
-	if ((w->put = store_insert_stmt(db, tbl, ncol, 1, cause)) == NULL ||
+	if ((w->get = store_stmt(db, sql, cause)) == NULL ||
+	    (w->put = store_insert_stmt(db, tbl, ncol, 1, cause)) == NULL ||
 	    (w->upd = store_update_stmt(db, v, tbl, cause)) == NULL ||
 	    (w->batch > 1 && (w->putn = store_insert_stmt(db, tbl, ncol,
 	    w->batch, cause)) == NULL)) {

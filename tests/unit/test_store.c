@@ -329,13 +329,6 @@ row_bucket(size_t i)
 	return (((int64_t)(i / 16) - 1) * HOUR);
 }
 
-static void
-pack_str(msgpack_packer *pk, const char *s)
-{
-	msgpack_pack_str(pk, strlen(s));
-	msgpack_pack_str_body(pk, s, strlen(s));
-}
-
 /*
  * Fold generation gen of row i's events into p, adding them up in w
  * unless NULL: 1 to 5 events, with bytes, users and latencies that
@@ -363,16 +356,16 @@ fold_row(struct agg_partial *p, size_t i, int gen, struct want *w)
 		snprintf(user, sizeof(user), "u%zu", (i + j + (size_t)gen) % 7);
 		msgpack_sbuffer_clear(&sb);
 		msgpack_pack_map(&pk, 2 + hasuser + haslat);
-		pack_str(&pk, "url");
-		pack_str(&pk, url);
+		msg_pack_str(&pk, "url");
+		msg_pack_str(&pk, url);
 		if (hasuser) {
-			pack_str(&pk, "user");
-			pack_str(&pk, user);
+			msg_pack_str(&pk, "user");
+			msg_pack_str(&pk, user);
 		}
-		pack_str(&pk, "bytes");
+		msg_pack_str(&pk, "bytes");
 		msgpack_pack_int64(&pk, bytes);
 		if (haslat) {
-			pack_str(&pk, "lat");
+			msg_pack_str(&pk, "lat");
 			msgpack_pack_double(&pk, lat);
 		}
 		REQUIRE(agg_fold(p, (row_bucket(i) + (int64_t)j + gen * 60) *
@@ -451,6 +444,16 @@ write_rows(struct store_writer *w, struct rows *r, int fresh)
 		added += (size_t)rc;
 	}
 	return (added);
+}
+
+/* Write r's rows (fresh or not) in a transaction of their own: n new. */
+static void
+write_committed(struct store_writer *w, struct rows *r, int fresh, size_t n)
+{
+	begin();
+	ck_assert_uint_eq(write_rows(w, r, fresh), n);
+	flush(w);
+	commit();
 }
 
 /* Row index i of a main row, from its url. */
@@ -819,10 +822,7 @@ START_TEST(test_merge)
 
 	/* Rows 0 to 39: hours -1, 0 and 1. */
 	rows_make(&r1, 0, 40, 0);
-	begin();
-	ck_assert_uint_eq(write_rows(w, &r1, 1), 40);
-	flush(w);
-	commit();
+	write_committed(w, &r1, 1, 40);
 	ck_assert_int_eq(store_max_bucket(db, tbl, &maxb, &cause), 1);
 	ck_assert_int_eq(maxb, HOUR);
 
@@ -976,10 +976,7 @@ START_TEST(test_write_fails)
 	tbl = new_table(5);
 	w = new_writer(db, tbl);
 	rows_make(&r0, 0, 3, 0);
-	begin();
-	ck_assert_uint_eq(write_rows(w, &r0, 1), 3);
-	flush(w);
-	commit();
+	write_committed(w, &r0, 1, 3);
 
 	xasprintf(&sql, "CREATE TRIGGER boom BEFORE INSERT ON \"%s\" "
 	    "BEGIN SELECT RAISE(ABORT, 'boom'); END", tbl);
@@ -1036,10 +1033,7 @@ START_TEST(test_write_fails)
 	/* Without the trigger, the same rows go in. */
 	exec(db, "DROP TRIGGER boom");
 	exec(db, "DROP TRIGGER boom_u");
-	begin();
-	ck_assert_uint_eq(write_rows(w, &r1, 1), 40);
-	flush(w);
-	commit();
+	write_committed(w, &r1, 1, 40);
 	ck_assert_int_eq(count_rows(db, tbl), 43);
 	check_rows(db, tbl, &r0, 0);
 	check_rows(db, tbl, &r1, 0);
@@ -1123,18 +1117,18 @@ fold_dims(struct agg_partial *p, size_t k, char *s)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 2 + haso + hasb);
-	pack_str(&pk, "s");
+	msg_pack_str(&pk, "s");
 	msgpack_pack_str(&pk, len);
 	msgpack_pack_str_body(&pk, s, len);
 	if (haso) {
 		snprintf(o, sizeof(o), "o%zu", k);
-		pack_str(&pk, "o");
-		pack_str(&pk, o);
+		msg_pack_str(&pk, "o");
+		msg_pack_str(&pk, o);
 	}
-	pack_str(&pk, "i");
+	msg_pack_str(&pk, "i");
 	msgpack_pack_int64(&pk, dims_i(k));
 	if (hasb) {
-		pack_str(&pk, "b");
+		msg_pack_str(&pk, "b");
 		if (k % 2)
 			msgpack_pack_true(&pk);
 		else
@@ -1308,15 +1302,15 @@ START_TEST(test_wide)
 	for (i = 0; i < STORE_BATCH + 1; i++) {
 		msgpack_sbuffer_clear(&sb);
 		msgpack_pack_map(&pk, 2 + CONF_GROUP_MAX);
-		pack_str(&pk, "x");
+		msg_pack_str(&pk, "x");
 		msgpack_pack_int64(&pk, (int64_t)i - 10);
-		pack_str(&pk, "y");
+		msg_pack_str(&pk, "y");
 		msgpack_pack_double(&pk, (double)i / 8);
 		for (j = 0; j < CONF_GROUP_MAX; j++) {
 			snprintf(name, sizeof(name), "d%zu", j);
 			snprintf(val, sizeof(val), "v%zu.%zu", i, j);
-			pack_str(&pk, name);
-			pack_str(&pk, val);
+			msg_pack_str(&pk, name);
+			msg_pack_str(&pk, val);
 		}
 		REQUIRE(agg_fold(r.p, (int64_t)i * 3600 * NS,
 		    (const uint8_t *)sb.data, sb.size, &cause) == 0,
@@ -1399,10 +1393,7 @@ START_TEST(test_catalogue)
 	ck_assert_int_eq(maxb, INT64_MIN);
 	rows_make(&r, 0, 16, 0);
 	w = new_writer(db, tbl);
-	begin();
-	write_rows(w, &r, 1);
-	flush(w);
-	commit();
+	write_committed(w, &r, 1, 16);
 	ck_assert_int_eq(store_max_bucket(db, tbl, &maxb, &cause), 1);
 	ck_assert_int_eq(maxb, -HOUR);
 	store_writer_free(w);
