@@ -334,11 +334,37 @@ hll_flush(struct hll *h)
 {
 	size_t	nbuf = h->nbuf;
 
+	uint32_t	*list;
+	size_t		 i, n, cap;
+
 	if (!h->sparse || nbuf == 0)
 		return;
 	hll_sort(h->buf, nbuf);
 	h->nbuf = 0;
-	hll_union_list(h, h->buf, nbuf);
+	if (h->nlist > 0) {
+		hll_union_list(h, h->buf, nbuf);
+		return;
+	}
+	/*
+	 * An empty list (most sketches, one per row, never hold more than
+	 * a buffer): the buffer, its repeats dropped, becomes the list, and
+	 * the list's array the buffer.  Sorted, an idx' ends with its
+	 * largest entry.
+	 */
+	for (n = 0, i = 0; i < nbuf; i++) {
+		if (n > 0 && h->buf[n - 1] >> 6 == h->buf[i] >> 6)
+			n--;
+		h->buf[n++] = h->buf[i];
+	}
+	list = h->list;
+	cap = h->listcap;
+	h->list = h->buf;
+	h->listcap = h->bufcap;
+	h->nlist = n;
+	h->buf = list;
+	h->bufcap = cap;
+	if (h->nlist > HLL_SPARSE_MAX(h->p))
+		hll_to_dense(h);
 }
 
 /* Add a 64-bit hash; hashes should be uniform, as hash64's are. */
@@ -355,15 +381,17 @@ hll_add_hash(struct hll *h, uint64_t x)
 			limit = h->nlist / 4;
 			if (limit < HLL_BUF_MIN)
 				limit = HLL_BUF_MIN;
-			if (h->bufcap < limit) {
+			/* Full at its limit: flushed (arrays may swap). */
+			if (h->bufcap >= limit)
+				hll_flush(h);
+			if (h->sparse && h->nbuf == h->bufcap) {
 				cap = h->bufcap == 0 ? 8 : h->bufcap * 2;
 				if (cap > limit)
 					cap = limit;
 				h->buf = arena_reallocarray(h->a, h->buf,
 				    h->bufcap, cap, sizeof(*h->buf));
 				h->bufcap = cap;
-			} else
-				hll_flush(h);
+			}
 		}
 		if (h->sparse) {
 			h->buf[h->nbuf++] = e;
