@@ -10,8 +10,10 @@
 
 /*
  * Space-Saving top-k: k counters in a hash table (linear probing) and a
- * binary heap whose top is the counter that ranks last, O(log k) per add,
- * kept only once all k counters are in use (it finds the one to replace).
+ * binary heap whose top is the counter that ranks last, kept only once all
+ * k counters are in use (it finds the one to replace).  An add to a listed
+ * item is O(1) (the heap catches up lazily), one that replaces a counter
+ * O(log k) amortised.
  *
  * Ranking is one total order: count descending, then the item's hash
  * (topk_hash(), hash64 with seed 0, stable across versions and machines)
@@ -91,7 +93,7 @@ struct topk_entry {
 	uint64_t	 count;
 	uint64_t	 error;
 	uint64_t	 hash;
-	int		 heap;		/* position in the heap */
+	int		 from;		/* merge scratch: counter of t, -1 */
 	uint16_t	 len;		/* up to TOPK_ITEM_MAX */
 	uint16_t	 cap;		/* 16 to TOPK_ITEM_MAX, 16 apart */
 };
@@ -100,7 +102,10 @@ struct topk_entry {
 
 /*
  * A heap node: counter c with a copy of its count and of its hash's high
- * half, so that ordering the heap mostly reads the heap alone.
+ * half, so that ordering the heap mostly reads the heap alone.  The copy
+ * of the count may be stale (lower): an add to a listed item changes only
+ * the counter, and the heap catches up when that node reaches the top
+ * (topk_last).
  */
 struct topk_node {
 	uint64_t	 count;
@@ -238,13 +243,23 @@ table_remove(struct topk *t, int c)
 	}
 }
 
-/* Node a ranks after node b. */
+/*
+ * Node a ranks after node b, by the nodes' counts (which may be stale),
+ * then the counters' hashes and bytes.
+ */
 static inline int
 node_worse(const struct topk *t, const struct topk_node *a,
     const struct topk_node *b)
 {
-	if (__builtin_expect(a->count == b->count && a->hhi == b->hhi, 0))
-		return (entry_rank(&t->e[a->c], &t->e[b->c]) > 0);
+	const struct topk_entry	*x, *y;
+
+	if (__builtin_expect(a->count == b->count && a->hhi == b->hhi, 0)) {
+		x = &t->e[a->c];
+		y = &t->e[b->c];
+		if (x->hash != y->hash)
+			return (x->hash > y->hash);
+		return (item_cmp(x->item, x->len, y->item, y->len) > 0);
+	}
 	/* Without branches: these outcomes are coin tosses. */
 	return ((a->count < b->count) |
 	    ((a->count == b->count) & (a->hhi > b->hhi)));
@@ -266,19 +281,28 @@ heap_down(struct topk *t, int i)
 		if (!node_worse(t, &t->heap[w], &x))
 			break;
 		t->heap[i] = t->heap[w];
-		t->e[t->heap[i].c].heap = i;
 		i = w;
 	}
 	t->heap[i] = x;
-	t->e[x.c].heap = i;
 }
 
-/* Counter c's count went up: its node follows. */
-static inline void
-heap_raise(struct topk *t, int c)
+/*
+ * The counter ranked last, of a full sketch.  Counts only grow, so no
+ * counter ranks after its node; once the top node is up to date, its
+ * counter ranks after every node, and so after every counter.  A stale
+ * top is brought up to date and moved down first: at most once per add
+ * that made it stale.
+ */
+static int
+topk_last(struct topk *t)
 {
-	t->heap[t->e[c].heap].count = t->e[c].count;
-	heap_down(t, t->e[c].heap);
+	int	c;
+
+	while (t->heap[0].count != t->e[(c = t->heap[0].c)].count) {
+		t->heap[0].count = t->e[c].count;
+		heap_down(t, 0);
+	}
+	return (c);
 }
 
 /* Build the heap of a full sketch. */
@@ -293,7 +317,6 @@ heap_build(struct topk *t)
 		t->heap[i].count = t->e[i].count;
 		t->heap[i].hhi = (uint32_t)(t->e[i].hash >> 32);
 		t->heap[i].c = i;
-		t->e[i].heap = i;
 	}
 	for (i = t->n / 2 - 1; i >= 0; i--)
 		heap_down(t, i);
@@ -472,9 +495,7 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 		return;
 	t->total += weight;
 	if ((c = topk_find(t, item, len, hash)) != -1) {
-		t->e[c].count += weight;
-		if (t->n == t->k)
-			heap_raise(t, c);
+		t->e[c].count += weight;	/* its node catches up later */
 		return;
 	}
 	if (t->n < t->k) {
@@ -496,7 +517,7 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 			heap_build(t);
 		return;
 	}
-	c = t->heap[0].c;
+	c = topk_last(t);
 	e = &t->e[c];
 	m = e->count;
 	table_remove(t, c);
@@ -515,11 +536,22 @@ topk_add_hashed(struct topk *t, const void *item, size_t len, uint64_t hash,
 	heap_down(t, 0);
 }
 
-/* The minimum count when all k counters are used, else 0. */
+/*
+ * The minimum count when all k counters are used, else 0 (from the
+ * counters: the heap's copies may be stale).
+ */
 static uint64_t
 topk_floor(const struct topk *t)
 {
-	return (t->n == t->k ? t->heap[0].count : 0);
+	uint64_t	m;
+	int		i;
+
+	if (t->n < t->k)
+		return (0);
+	for (m = t->e[0].count, i = 1; i < t->n; i++)
+		if (t->e[i].count < m)
+			m = t->e[i].count;
+	return (m);
 }
 
 /*
@@ -554,7 +586,7 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 	cand = xcalloc((size_t)t->n + o->n + 1, sizeof(*cand));
 	for (i = 0; i < t->n; i++) {
 		cand[nc] = t->e[i];
-		cand[nc].heap = i;		/* where the bytes are */
+		cand[nc].from = i;		/* where the bytes are */
 		j = topk_find(o, t->e[i].item, t->e[i].len, t->e[i].hash);
 		cand[nc].count += j != -1 ? o->e[j].count : doth;
 		cand[nc].error += j != -1 ? o->e[j].error : doth;
@@ -565,7 +597,7 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 		    o->e[i].hash) != -1)
 			continue;
 		cand[nc] = o->e[i];
-		cand[nc].heap = -1;
+		cand[nc].from = -1;
 		cand[nc].count += dt;
 		cand[nc].error += dt;
 		nc++;
@@ -573,8 +605,8 @@ topk_merge(struct topk *t, const struct topk *o, char **cause)
 	qsort(cand, nc, sizeof(*cand), entry_rank_qsort_cmp);
 	keep = nc < t->k ? nc : t->k;
 	for (i = 0; i < keep; i++) {
-		if (cand[i].heap >= 0)
-			t->e[cand[i].heap].item = NULL;	/* taken */
+		if (cand[i].from >= 0)
+			t->e[cand[i].from].item = NULL;	/* taken */
 		else
 			cand[i].item = item_dup(t->a, cand[i].item,
 			    cand[i].len, &cand[i].cap);
