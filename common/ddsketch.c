@@ -325,8 +325,9 @@ sum_pack(const struct dds_sum *s, msgpack_packer *pk)
 	const struct dds_sum	*mag = s;
 	struct dds_sum		 t;
 	uint8_t			 buf[SUM_BYTES_MAX];
+	uint64_t		 fill, w;
 	double			 d;
-	int			 low, high, bits, nb, j, i;
+	int			 low, high, bits, nb, nl, j, i;
 
 	/*
 	 * A double exactly when the magnitude's significant bits span at
@@ -348,16 +349,19 @@ sum_pack(const struct dds_sum *s, msgpack_packer *pk)
 		msgpack_pack_double(pk, mag == s ? d : -d);
 		return;
 	}
-	for (i = 0; i < SUM_LIMBS; i++)
+	/*
+	 * m = s >> low, two's complement, needs at most high - low + 2
+	 * bits: only its nl lowest limbs are read.  Its length in bits is
+	 * that of m (of ~m >= 0 if negative) plus a sign bit.
+	 */
+	nl = (high - low + 2) / 64 + 1;
+	for (i = 0; i < nl; i++)
 		t.l[i] = sum_get64(s, low + i * 64);
-	if (sum_isneg(&t)) {
-		for (i = 0; i < SUM_LIMBS; i++)
-			t.l[i] = ~t.l[i];
-		bits = sum_top(&t) + 2;		/* ~m >= 0 */
-		for (i = 0; i < SUM_LIMBS; i++)
-			t.l[i] = ~t.l[i];
-	} else
-		bits = sum_top(&t) + 2;
+	fill = sum_isneg(s) ? UINT64_MAX : 0;
+	for (i = nl - 1; i > 0 && (t.l[i] ^ fill) == 0; i--)
+		;
+	w = t.l[i] ^ fill;
+	bits = w == 0 ? 1 : i * 64 + 63 - __builtin_clzll(w) + 2;
 	nb = (bits + 7) / 8;
 	for (j = 0; j < nb; j++)
 		buf[nb - 1 - j] = (uint8_t)(t.l[j / 8] >> (8 * (j % 8)));
