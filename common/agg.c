@@ -94,6 +94,34 @@ struct agg_partial {
 	size_t			 keycap;
 };
 
+/*
+ * A row's hash, from its bucket and the hashes of its key's values, so
+ * that folding reuses the hashes distinct and top take of the same values:
+ * hash64 with seed 0 of a value's msgpack bytes, or, for the short values
+ * of most dimensions (8 bytes or fewer, nil for an absent value among
+ * them), something cheaper: their bytes read as one number (all of them,
+ * as hash_tail does), and a multiply.  Each value's hash is mixed in with
+ * a rotation and a multiply, and the result goes through the finaliser
+ * once.  Internal: in no format.
+ */
+static inline uint64_t
+agg_key_value_hash(const uint8_t *p, size_t n)
+{
+	uint32_t	lo, hi;
+	uint64_t	x = 0;
+
+	if (n > 8)
+		return (hash64(p, n, 0));
+	if (n >= 4) {
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		x = (uint64_t)lo | (uint64_t)hi << 32;
+	} else if (n > 0)
+		x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
+		    (uint64_t)p[n - 1] << 16;
+	return ((x ^ (uint64_t)n << 59) * HASH_K4);
+}
+
 /* Compile view cv of configuration c. */
 struct agg_view *
 agg_view_new(const struct conf *c, const struct conf_view *cv)
@@ -118,7 +146,7 @@ agg_view_new(const struct conf *c, const struct conf_view *cv)
 			v->fsums[v->nfsums++] = i;
 	v->rowsize = sizeof(struct agg_row) + v->nmetrics *
 	    sizeof(struct agg_state);
-	v->nilhash = hash64("\xc0", 1, 0);
+	v->nilhash = agg_key_value_hash((const uint8_t *)"\xc0", 1);
 	return (v);
 }
 
@@ -615,14 +643,6 @@ agg_partial_bytes(const struct agg_partial *p)
 	return (n + arena_bytes(&p->arena));
 }
 
-/*
- * A row's hash, from its bucket and the hashes of its key's values (each
- * hash64 with seed 0 of the value's msgpack bytes, nil for an absent one),
- * so that folding reuses the hashes distinct and top take of the same
- * values.  Each value is mixed in with a rotation and a multiply, a
- * bijection of it (those hashes are already uniform), and the result
- * goes through the finaliser once.  Internal: in no format.
- */
 static inline uint64_t
 agg_key_start(int64_t bucket)
 {
@@ -650,7 +670,7 @@ agg_key_hash(int64_t bucket, const uint8_t *key, size_t len)
 	for (i = 0; i < n; i++) {
 		if (msg_get_raw(&r, &p, &plen) == -1)
 			goto raw;
-		h = agg_key_mix(h, hash64(p, plen, 0));
+		h = agg_key_mix(h, agg_key_value_hash(p, plen));
 	}
 	if (msg_left(&r) == 0)
 		return (hash_final(h));
@@ -1194,8 +1214,13 @@ agg_event_row(struct agg_partial *p, int64_t event_ns, struct agg_value *vals,
 	h = agg_key_start(*bucket);
 	for (i = 0; i < cv->ngroup; i++) {
 		val = &vals[cv->group_idx[i]];
-		h = agg_key_mix(h, val->present ? agg_value_hash(val) :
-		    v->nilhash);
+		if (!val->present)
+			h = agg_key_mix(h, v->nilhash);
+		else if (val->rawlen <= 8)
+			h = agg_key_mix(h, agg_key_value_hash(val->raw,
+			    val->rawlen));
+		else
+			h = agg_key_mix(h, agg_value_hash(val));
 	}
 	*hash = hash_final(h);
 	return (1);
