@@ -123,6 +123,8 @@ struct agg_row	**agg_sorted_rows(const struct agg_partial *);
 struct agg_row	*agg_find_row(struct agg_partial *, int64_t, const uint8_t *,
 		    size_t, int);
 int		 agg_row_cmp(const struct agg_row *, const struct agg_row *);
+void		 agg_row_prefetch(const struct agg_view *, const struct agg_row *,
+		    int);
 
 void		 agg_state_free(const struct agg_view *, size_t,
 		    struct agg_state *);

@@ -1333,3 +1333,19 @@ dds_bytes(const struct ddsketch *d)
 {
 	return (sizeof(*d) + store_bytes(&d->pos) + store_bytes(&d->neg));
 }
+
+/*
+ * Ask for what packing d will read: the sketch itself (the long sum is
+ * most of it) and its positive store's array (a hint; reads only d).
+ */
+void
+dds_prefetch(const struct ddsketch *d)
+{
+	const char	*p = (const char *)d;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(*d); i += 64)
+		__builtin_prefetch(p + i);
+	__builtin_prefetch(d->pos.counts != NULL ? (const void *)d->pos.counts :
+	    d->pos.bins);
+}

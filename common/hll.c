@@ -936,6 +936,14 @@ hll_settle(struct hll *h)
 	hll_flush(h);
 }
 
+/* Ask for the arrays packing h will read (a hint; reads nothing else). */
+void
+hll_prefetch(const struct hll *h)
+{
+	__builtin_prefetch(h->sparse ? (const void *)h->list : h->regs);
+	__builtin_prefetch(h->buf);
+}
+
 int
 hll_is_sparse(const struct hll *h)
 {

@@ -56,5 +56,6 @@ size_t		 hll_bytes(const struct hll *);
 int		 hll_precision(const struct hll *);
 int		 hll_is_sparse(const struct hll *);
 void		 hll_settle(struct hll *);
+void		 hll_prefetch(const struct hll *);
 
 #endif

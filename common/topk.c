@@ -908,3 +908,13 @@ topk_bytes(const struct topk *t)
 		n += t->e[i].cap;
 	return (n);
 }
+
+/* Ask for the counters packing t will read (a hint; reads only t). */
+void
+topk_prefetch(const struct topk *t)
+{
+	int	i;
+
+	for (i = 0; i < t->n; i += 64 / (int)sizeof(*t->e))
+		__builtin_prefetch(&t->e[i]);
+}

@@ -79,5 +79,6 @@ void		 topk_pack(const struct topk *, msgpack_packer *);
 struct topk	*topk_unpack(struct msg_reader *, char **);
 struct topk	*topk_unpack_in(struct arena *, struct msg_reader *, char **);
 size_t		 topk_bytes(const struct topk *);
+void		 topk_prefetch(const struct topk *);
 
 #endif

@@ -533,10 +533,21 @@ pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
 		n = agg_rows(c->parts[v]);
 		rows = agg_sorted_rows(c->parts[v]);
 		c->rows[v] = xcalloc(n + 1, sizeof(**c->rows));
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			/* The rows are cold: ask for each ahead, in levels. */
+			if (i + 12 < n)
+				agg_row_prefetch(pl->views[v]->av, rows[i + 12],
+				    0);
+			if (i + 8 < n)
+				agg_row_prefetch(pl->views[v]->av, rows[i + 8],
+				    1);
+			if (i + 4 < n)
+				agg_row_prefetch(pl->views[v]->av, rows[i + 4],
+				    2);
 			store_prepare(pl->views[v]->av,
 			    agg_partial_arena(c->parts[v]), rows[i],
 			    &c->rows[v][i], sb);
+		}
 		free(rows);
 	}
 	return (0);
