@@ -1462,8 +1462,9 @@ agg_sorted_rows(const struct agg_partial *p)
 			/* The rows are cold and scattered: ask ahead. */
 			if (i + AGG_SORT_AHEAD < b->size &&
 			    (row = b->tab[i + AGG_SORT_AHEAD].row) != NULL) {
+				/* The key ends where the row starts. */
 				__builtin_prefetch(row);
-				__builtin_prefetch(row->key);
+				__builtin_prefetch((const char *)row - 1);
 			}
 			if ((row = b->tab[i].row) == NULL)
 				continue;
@@ -1507,11 +1508,14 @@ agg_row_prefetch(const struct agg_view *v, const struct agg_row *row,
 	size_t			 m, i;
 
 	if (level == 0) {
-		__builtin_prefetch(row->key);
+		/* Not row->key, a read: the key ends where the row starts. */
+		__builtin_prefetch((const char *)row - 1);
 		for (i = 0; i < v->rowsize; i += 64)
 			__builtin_prefetch((const char *)row + i);
 		return;
 	}
+	if (level == 1)
+		__builtin_prefetch(row->key);
 	for (m = 0; m < v->nmetrics; m++) {
 		s = &row->st[m];
 		switch (cv->metrics[m].kind) {
