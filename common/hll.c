@@ -684,19 +684,6 @@ hll_equal(const struct hll *a, const struct hll *b)
 	return (eq);
 }
 
-/* Bytes of the shortest LEB128 form of v. */
-static size_t
-hll_varint_len(uint32_t v)
-{
-	size_t	n = 1;
-
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return (n);
-}
-
 /* Serialize: [HLL_FORMAT, p, sparse, payload], described at the top. */
 void
 hll_pack(const struct hll *h, msgpack_packer *pk)
@@ -709,17 +696,19 @@ hll_pack(const struct hll *h, msgpack_packer *pk)
 
 	s = hll_settled(h, &tmp);
 	if (s->sparse) {
-		len = 0;
-		for (i = 0, prev = 0; i < s->nlist; prev = s->list[i++])
-			len += hll_varint_len(s->list[i] - prev);
-		/* Most lists are short: no allocation for them. */
-		out = len + 1 <= sizeof(small) ? small : xmalloc(len + 1);
+		/*
+		 * One pass, into room for the longest varints (5 bytes for
+		 * 31 bits); most lists are short: no allocation for them.
+		 */
+		len = 5 * s->nlist + 1;
+		out = len <= sizeof(small) ? small : xmalloc(len);
 		o = out;
 		for (i = 0, prev = 0; i < s->nlist; prev = s->list[i++]) {
 			for (d = s->list[i] - prev; d >= 0x80; d >>= 7)
 				*o++ = (uint8_t)(d | 0x80);
 			*o++ = (uint8_t)d;
 		}
+		len = (size_t)(o - out);
 	} else {
 		len = HLL_DENSE_BYTES(s->p);
 		out = xmalloc(len);
