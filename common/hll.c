@@ -260,24 +260,53 @@ hll_union_down(uint32_t *v, size_t na, const uint32_t *b, size_t nb,
 	return (w);
 }
 
-/* Sort n entries: LSD radix sort, 8 bits a pass (few: insertion sort). */
+#define HLL_SORT_FEW	16		/* entries: insertion sort */
+#define HLL_SORT_SPREAD	256		/* entries: spread, then insertion */
+
+/* Insert each of the n entries at src into place in v[0..n). */
+static void
+hll_insertion(uint32_t *v, const uint32_t *src, size_t n)
+{
+	size_t		i, j;
+	uint32_t	c;
+
+	for (i = 0; i < n; i++) {
+		c = src[i];
+		for (j = i; j > 0 && v[j - 1] > c; j--)
+			v[j] = v[j - 1];
+		v[j] = c;
+	}
+}
+
+/*
+ * Sort n entries.  A few: insertion sort.  Up to HLL_SORT_SPREAD: spread
+ * them over about n slots by their top bits (a counting sort; entries
+ * are hashes, so nearly one to a slot), then an insertion sort, which
+ * finds them almost in order.  More: LSD radix sort, 8 bits a pass.
+ */
 static void
 hll_sort(uint32_t *v, size_t n)
 {
-	uint32_t	*tmp, *src = v, *dst, *t;
-	size_t		 count[256], i, sum, c;
-	int		 shift;
+	uint32_t	*tmp, *src = v, *dst, *t, few[HLL_SORT_SPREAD];
+	size_t		 count[256 + 1], i, sum, c;
+	int		 shift, bits;
 
-	if (n < 2)
+	if (n <= HLL_SORT_FEW) {
+		hll_insertion(v, v, n);
 		return;
-	if (n <= 64) {
-		/* Insertion sort: the radix passes cost more for a few. */
-		for (i = 1; i < n; i++) {
-			c = v[i];
-			for (sum = i; sum > 0 && v[sum - 1] > c; sum--)
-				v[sum] = v[sum - 1];
-			v[sum] = (uint32_t)c;
-		}
+	}
+	if (n <= HLL_SORT_SPREAD) {
+		for (bits = 1; ((size_t)1 << bits) < n; bits++)
+			;
+		shift = HLL_PP + 6 - bits;	/* entries have 31 bits */
+		memset(count, 0, (((size_t)1 << bits) + 1) * sizeof(*count));
+		for (i = 0; i < n; i++)
+			count[(v[i] >> shift) + 1]++;
+		for (i = 0; i < ((size_t)1 << bits); i++)
+			count[i + 1] += count[i];
+		for (i = 0; i < n; i++)
+			few[count[v[i] >> shift]++] = v[i];
+		hll_insertion(v, few, n);
 		return;
 	}
 	tmp = dst = xreallocarray(NULL, n, sizeof(*tmp));
