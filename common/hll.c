@@ -261,7 +261,7 @@ hll_union_down(uint32_t *v, size_t na, const uint32_t *b, size_t nb,
 }
 
 #define HLL_SORT_FEW	16		/* entries: insertion sort */
-#define HLL_SORT_SPREAD	256		/* entries: spread, then insertion */
+#define HLL_SORT_SPREAD	1024		/* entries: spread, then insertion */
 
 /* Insert each of the n entries at src into place in v[0..n). */
 static void
@@ -288,7 +288,7 @@ static void
 hll_sort(uint32_t *v, size_t n)
 {
 	uint32_t	*tmp, *src = v, *dst, *t, few[HLL_SORT_SPREAD];
-	size_t		 count[256 + 1], i, sum, c;
+	size_t		 count[HLL_SORT_SPREAD + 1], i, sum, c;
 	int		 shift, bits;
 
 	if (n <= HLL_SORT_FEW) {
