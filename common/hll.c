@@ -245,17 +245,37 @@ static size_t
 hll_union_down(uint32_t *v, size_t na, const uint32_t *b, size_t nb,
     size_t cap)
 {
-	size_t		i = na, j = nb, w = cap;
-	uint32_t	x;
+	size_t		i = na, j = nb, w = cap, fresh, ta;
+	uint32_t	x, xa, xb, last = UINT32_MAX;
 
-	while (i > 0 || j > 0) {
-		if (j == 0 || (i > 0 && v[i - 1] >= b[j - 1]))
-			x = v[--i];
-		else
-			x = b[--j];
-		/* Descending: the first entry of an idx' is its largest. */
-		if (w == cap || v[w] >> 6 != x >> 6)
+	/*
+	 * Descending: the first entry of an idx' is its largest.  Which
+	 * side goes next, and whether its idx' is new, are coin tosses:
+	 * decided without branches.
+	 */
+	while (i > 0 && j > 0) {
+		xa = v[i - 1];
+		xb = b[j - 1];
+		ta = xa >= xb;
+		x = ta ? xa : xb;
+		i -= ta;
+		j -= 1 - ta;
+		fresh = x >> 6 != last;
+		w -= fresh;
+		v[w] = fresh ? x : v[w];
+		last = x >> 6;
+	}
+	while (j > 0) {
+		x = b[--j];
+		if (x >> 6 != last)
 			v[--w] = x;
+		last = x >> 6;
+	}
+	while (i > 0) {
+		x = v[--i];
+		if (x >> 6 != last)
+			v[--w] = x;
+		last = x >> 6;
 	}
 	return (w);
 }
