@@ -452,20 +452,24 @@ store_free(struct arena *a, struct dds_store *s)
 	arena_free(a, s->counts);
 }
 
-/* The first sparse bin whose bucket is >= i, or nbins. */
+/*
+ * The first sparse bin whose bucket is >= i, or nbins: a binary search
+ * whose halving steps take no branch (their outcomes are coin tosses).
+ */
 static size_t
 store_find(const struct dds_store *s, int64_t i)
 {
-	size_t	lo = 0, hi = s->nbins, mid;
+	const struct dds_bin	*base = s->bins;
+	size_t			 n = s->nbins, half;
 
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (s->bins[mid].idx < i)
-			lo = mid + 1;
-		else
-			hi = mid;
+	if (n == 0)
+		return (0);
+	while (n > 1) {
+		half = n / 2;
+		base = base[half].idx < i ? base + half : base;
+		n -= half;
 	}
-	return (lo);
+	return ((size_t)(base - s->bins) + (base->idx < i));
 }
 
 /* Make room for a sparse bin at k; the caller checked STORE_SPARSE_MAX. */
