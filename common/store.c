@@ -680,6 +680,18 @@ store_prepare(const struct agg_view *v, struct arena *a, struct agg_row *row,
 	memcpy(out->state, sb->data, sb->size);
 }
 
+/* Ask for prepared row sr's block: its columns, key and states. */
+void
+store_row_prefetch(const struct store_row *sr)
+{
+	const uint8_t	*p = (const uint8_t *)sr->cols;
+	const uint8_t	*end = sr->state + sr->statelen;
+
+	for (; p < end; p += 64)
+		__builtin_prefetch(p);
+	__builtin_prefetch(end - 1);
+}
+
 /* Bind prepared row sr to statement st's columns after the base-th. */
 static void
 store_bind_row(sqlite3_stmt *st, int base, const struct agg_view *v,

@@ -74,6 +74,13 @@ struct store_col {
  * A row ready to write (store_prepare): what the writer binds is copied
  * here, in one block, so that writing a fresh row does not touch the row.
  */
+/*
+ * A writer of prepared rows asks for each STORE_AHEAD rows ahead
+ * (store_row_prefetch): they were prepared by another thread, and are
+ * cold.
+ */
+#define STORE_AHEAD	8
+
 struct store_row {
 	struct agg_row	*row;
 	int64_t		 bucket;
@@ -120,6 +127,7 @@ struct store_writer *store_writer_new(sqlite3 *, const struct agg_view *,
 void		 store_writer_free(struct store_writer *);
 void		 store_prepare(const struct agg_view *, struct arena *,
 		    struct agg_row *, struct store_row *, msgpack_sbuffer *);
+void		 store_row_prefetch(const struct store_row *);
 int		 store_write(struct store_writer *, struct arena *,
 		    struct store_row *, int, char **);
 int		 store_writer_flush(struct store_writer *, char **);

@@ -606,6 +606,8 @@ pipe_write_view(struct pipeline *pl, struct chunk *c, size_t v, char **cause)
 		return (-1);
 	n = agg_rows(part);
 	for (i = 0; i < n; i++) {
+		if (i + STORE_AHEAD < n)
+			store_row_prefetch(&c->rows[v][i + STORE_AHEAD]);
 		sr = &c->rows[v][i];
 		if ((r = store_write(rv->writer, agg_partial_arena(part), sr,
 		    sr->bucket > maxb, cause)) == -1)
