@@ -1368,7 +1368,7 @@ agg_row_cmp(const struct agg_row *a, const struct agg_row *b)
  * the array header) as a big-endian number, so that most comparisons
  * touch neither the row nor the key.
  */
-#define AGG_SORT_AHEAD	8	/* table slots */
+#define AGG_SORT_AHEAD	32	/* table slots */
 
 struct agg_sortkey {
 	int64_t		 bucket;
