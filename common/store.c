@@ -16,6 +16,7 @@
  */
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,7 +512,10 @@ store_writer_free(struct store_writer *w)
 	free(w);
 }
 
-/* Bind one msgpack scalar (a dimension value) as an SQL value. */
+/*
+ * Bind one msgpack scalar (a dimension value) as an SQL value; NULL for
+ * anything else, or for what cannot be read (a key from a damaged table).
+ */
 static void
 store_bind_value(sqlite3_stmt *st, int col, struct msg_reader *r)
 {
@@ -524,30 +528,40 @@ store_bind_value(sqlite3_stmt *st, int col, struct msg_reader *r)
 
 	switch (msg_peek(r)) {
 	case MSG_T_STR:
-		msg_get_str(r, &s, &len);
-		sqlite3_bind_text(st, col, s, (int)len, SQLITE_STATIC);
+		if (msg_get_str(r, &s, &len) == 0 && len <= INT_MAX) {
+			sqlite3_bind_text(st, col, s, (int)len, SQLITE_STATIC);
+			return;
+		}
 		break;
 	case MSG_T_INT:
-		msg_get_int(r, &i);
-		sqlite3_bind_int64(st, col, i);
+		if (msg_get_int(r, &i) == 0) {
+			sqlite3_bind_int64(st, col, i);
+			return;
+		}
 		break;
 	case MSG_T_UINT:
-		msg_get_uint(r, &u);
-		sqlite3_bind_int64(st, col, (sqlite3_int64)u);
+		if (msg_get_uint(r, &u) == 0) {
+			sqlite3_bind_int64(st, col, (sqlite3_int64)u);
+			return;
+		}
 		break;
 	case MSG_T_FLOAT:
-		msg_get_float(r, &d);
-		sqlite3_bind_double(st, col, d);
+		if (msg_get_float(r, &d) == 0) {
+			sqlite3_bind_double(st, col, d);
+			return;
+		}
 		break;
 	case MSG_T_BOOL:
-		msg_get_bool(r, &b);
-		sqlite3_bind_int(st, col, b);
+		if (msg_get_bool(r, &b) == 0) {
+			sqlite3_bind_int(st, col, b);
+			return;
+		}
 		break;
 	default:
-		msg_skip(r);
-		sqlite3_bind_null(st, col);
+		(void)msg_skip(r);
 		break;
 	}
+	sqlite3_bind_null(st, col);
 }
 
 /* The m_ column of metric m: its value for people and SQL. */
@@ -706,10 +720,16 @@ store_bind_row(sqlite3_stmt *st, int base, const struct agg_view *v,
 	sqlite3_bind_int64(st, base + 1, sr->bucket);
 	sqlite3_bind_blob(st, base + 2, sr->key, (int)sr->keylen,
 	    SQLITE_STATIC);
+	/* One d_ column per dimension, whatever the key holds. */
 	msg_reader_init(&r, sr->key, sr->keylen);
-	msg_get_array(&r, &n);
-	for (i = 0; i < n; i++)
-		store_bind_value(st, col++, &r);
+	if (msg_get_array(&r, &n) == -1)
+		n = 0;
+	for (i = 0; i < cv->ngroup; i++, col++) {
+		if (i < n)
+			store_bind_value(st, col, &r);
+		else
+			sqlite3_bind_null(st, col);
+	}
 	for (m = 0; m < cv->nmetrics; m++, col++) {
 		switch (sr->cols[m].type) {
 		case SQLITE_INTEGER:

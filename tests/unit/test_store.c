@@ -1514,6 +1514,66 @@ START_TEST(test_rewrite_held_back)
 }
 END_TEST
 
+/*
+ * Keys as a damaged table could hand back (rows read from SQLite are
+ * merged and written again): one that is not msgpack, and an array of
+ * more values than the view has dimensions.  Each row's d_ column is
+ * NULL or the first value, and its metric columns stay in their places.
+ */
+START_TEST(test_odd_keys)
+{
+	static const uint8_t	 bad[] = { 0xc1 };
+	static const uint8_t	 three[] = { 0x93, 0xa1, 'a', 0x01, 0x02 };
+	struct store_writer	*w;
+	struct rows		 r;
+	sqlite3_stmt		*st;
+	char			*tbl, *sql;
+	int			 rows = 0;
+
+	open_view(CONF_MAIN, "main");
+	tbl = new_table(20);
+	w = new_writer(db, tbl);
+	rows_make(&r, 0, 3, 0);
+	r.sr[0].key = bad;
+	r.sr[0].keylen = sizeof(bad);
+	r.sr[1].key = three;
+	r.sr[1].keylen = sizeof(three);
+	begin();
+	ck_assert_uint_eq(write_rows(w, &r, 1), 3);
+	flush(w);
+	commit();
+	xasprintf(&sql, "SELECT key, d_url, m_n FROM \"%s\" ORDER BY key",
+	    tbl);
+	ck_assert(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(st, 0) == sizeof(bad)) {
+			ck_assert_int_eq(sqlite3_column_type(st, 1),
+			    SQLITE_NULL);
+			ck_assert_int_eq(sqlite3_column_int64(st, 2),
+			    (int64_t)wants[0].n);
+		} else if ((size_t)sqlite3_column_bytes(st, 0) ==
+		    sizeof(three)) {
+			ck_assert_str_eq((const char *)sqlite3_column_text(st,
+			    1), "a");
+			ck_assert_int_eq(sqlite3_column_int64(st, 2),
+			    (int64_t)wants[1].n);
+		} else {
+			ck_assert_str_eq((const char *)sqlite3_column_text(st,
+			    1), "/page/0002");
+			ck_assert_int_eq(sqlite3_column_int64(st, 2),
+			    (int64_t)wants[2].n);
+		}
+		rows++;
+	}
+	sqlite3_finalize(st);
+	ck_assert_int_eq(rows, 3);
+	free(sql);
+	store_writer_free(w);
+	rows_free(&r);
+	free(tbl);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1528,6 +1588,7 @@ store_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_discard);
 	tcase_add_test(tc, test_write_fails);
+	tcase_add_test(tc, test_odd_keys);
 	tcase_add_test(tc, test_dimensions);
 	tcase_add_test(tc, test_wide);
 	tcase_add_test(tc, test_rewrite_held_back);
