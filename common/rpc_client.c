@@ -337,7 +337,7 @@ static void
 client_read_cb(int fd, short events, void *arg)
 {
 	struct rpc_client	*c = arg;
-	const uint8_t		*frame;
+	const uint8_t		*frame = NULL;
 	const char		*cause;
 	size_t			 len;
 	ssize_t			 n;

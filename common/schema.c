@@ -77,7 +77,10 @@ schema_time_value(struct msg_reader *r, int64_t *ns, char *err,
 			secs = INT64_MAX;
 		break;
 	case MSG_T_FLOAT:
-		msg_get_float(r, &d);
+		if (msg_get_float(r, &d) == -1) {
+			snprintf(err, errlen, "time: %s", msg_error(r));
+			return (-1);
+		}
 		if (!isfinite(d) || fabs(d) > (double)SECS_MAX) {
 			snprintf(err, errlen, "time out of range");
 			return (-1);
