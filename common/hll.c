@@ -381,10 +381,8 @@ hll_union_list(struct hll *h, const uint32_t *add, size_t nadd)
 static void
 hll_flush(struct hll *h)
 {
-	size_t	nbuf = h->nbuf;
-
 	uint32_t	*list;
-	size_t		 i, n, cap;
+	size_t		 nbuf = h->nbuf, i, n, cap;
 
 	if (!h->sparse || nbuf == 0)
 		return;
