@@ -922,6 +922,24 @@ START_TEST(test_time_float_rounding)
 }
 END_TEST
 
+/* A float time cut short (the input ends inside it): refused, not read. */
+START_TEST(test_time_truncated)
+{
+	static const char	cut[] = { (char)0xcb, 0x41, (char)0xd9 };
+
+	msgpack_pack_map(&ipk, 3);
+	kv_str("url", "/");
+	kv_str("user", "alice");
+	msg_pack_str(&ipk, "time");
+	msgpack_sbuffer_write(&in, cut, sizeof(cut));
+	msgpack_pack_nil(&opk);
+	ens = 42;
+	ck_assert_int_eq(run(&pageviews, GIVEN_NS, INGEST_NS), -1);
+	ck_assert_str_eq(err, "field time: expected float, got nothing");
+	ck_assert_int_eq(ens, 42);
+}
+END_TEST
+
 /* Times too far from the epoch for int64 nanoseconds. */
 START_TEST(test_time_out_of_range)
 {
@@ -1325,6 +1343,7 @@ schema_suite(void)
 	tcase_add_test(tc, test_time_int_seconds);
 	tcase_add_test(tc, test_time_float_rounding);
 	tcase_add_test(tc, test_time_out_of_range);
+	tcase_add_test(tc, test_time_truncated);
 	tcase_add_test(tc, test_time_ext);
 	tcase_add_test(tc, test_time_ext_int_field);
 	tcase_add_test(tc, test_time_ext_bad);
