@@ -133,6 +133,7 @@ struct ddsketch {
 	struct arena	*a;		/* where it lives; NULL: the heap */
 	double		 alpha;
 	double		 lngamma;	/* log(gamma) */
+	double		 invlngamma;	/* 1 / lngamma, rounded */
 	int		 max_bins;
 	uint64_t	 zero;
 	uint64_t	 count;
@@ -147,7 +148,18 @@ struct ddsketch {
 static int64_t
 dds_index(const struct ddsketch *d, double x)
 {
-	return ((int64_t)ceil(log(x) / d->lngamma));
+	double	l = log(x), r = l * d->invlngamma, c = ceil(r);
+	double	eps = (fabs(r) + 1) * 0x1p-44;
+
+	/*
+	 * The product is within a few units in the last place (2^-52
+	 * relative) of the quotient, so unless it is within eps of an
+	 * integer its ceiling is the quotient's: the division, slow, only
+	 * then.
+	 */
+	if (c - r > eps && c - r < 1 - eps)
+		return ((int64_t)c);
+	return ((int64_t)ceil(l / d->lngamma));
 }
 
 /* The representative value of bucket i: 2 gamma^i / (gamma + 1). */
@@ -978,6 +990,7 @@ dds_new_in(struct arena *a, double alpha, int max_bins)
 	d->a = a;
 	d->alpha = alpha;
 	d->lngamma = log1p(2 * alpha / (1 - alpha));
+	d->invlngamma = 1 / d->lngamma;
 	d->max_bins = max_bins;
 	d->min = INFINITY;
 	d->max = -INFINITY;

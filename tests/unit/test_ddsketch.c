@@ -274,6 +274,70 @@ store_widths(const struct ddsketch *d, size_t *pos, size_t *neg)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* The bucket of one positive value x, read from the serialized form. */
+static int64_t
+one_index(double alpha, double x)
+{
+	struct ddsketch		*d;
+	msgpack_sbuffer		 sb;
+	struct msg_reader	 r;
+	int64_t			 idx;
+	uint32_t		 n;
+	double			 f;
+
+	ck_assert_ptr_nonnull(d = dds_new(alpha, BINS));
+	dds_add(d, x);
+	read_to_sum(d, &sb, &r);
+	ck_assert_int_eq(msg_skip(&r), 0);		/* sum */
+	ck_assert_int_eq(msg_get_float(&r, &f), 0);
+	ck_assert_int_eq(msg_get_float(&r, &f), 0);
+	ck_assert_int_eq(msg_get_array(&r, &n), 0);
+	ck_assert_int_eq(msg_get_int(&r, &idx), 0);
+	msgpack_sbuffer_destroy(&sb);
+	dds_free(d);
+	return (idx);
+}
+
+/*
+ * A value's bucket is ceil(log(x) / log(gamma)), the quotient rounded as
+ * the C library rounds it, exactly: also for the doubles around the
+ * bucket boundaries gamma^k (64 either side), where a product by
+ * 1 / log(gamma) rounds the other way for about one in ten; for alphas
+ * from the smallest allowed, and buckets over the whole range of doubles.
+ */
+START_TEST(test_index_boundaries)
+{
+	static const double	 alphas[] = { DDS_ALPHA_MIN, 1e-4, 0.01, 0.2,
+				    0.49 };
+	double			 alpha, lng, x;
+	int64_t			 k, kmax, step, want, got;
+	size_t			 a, j, checked = 0;
+
+	for (a = 0; a < sizeof(alphas) / sizeof(alphas[0]); a++) {
+		alpha = alphas[a];
+		lng = log1p(2 * alpha / (1 - alpha));
+		kmax = (int64_t)(log(DBL_MAX) / lng);
+		step = kmax / 40 + 1;
+		for (k = -kmax; k <= kmax; k += step) {
+			x = exp((double)k * lng);
+			if (!isnormal(x))
+				continue;
+			for (j = 0; j < 64; j++)
+				x = nextafter(x, 0);
+			for (j = 0; j < 128; j++, x = nextafter(x, INFINITY)) {
+				want = (int64_t)ceil(log(x) / lng);
+				got = one_index(alpha, x);
+				ck_assert_msg(got == want, "alpha %g, x %a: "
+				    "bucket %lld, want %lld", alpha, x,
+				    (long long)got, (long long)want);
+				checked++;
+			}
+		}
+	}
+	ck_assert_uint_gt(checked, 5 * 70 * 128);
+}
+END_TEST
+
 START_TEST(test_empty_and_params)
 {
 	struct ddsketch	*d, *e;
@@ -1663,6 +1727,7 @@ ddsketch_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_empty_and_params);
+	tcase_add_test(tc, test_index_boundaries);
 	tcase_add_test(tc, test_accuracy);
 	tcase_add_test(tc, test_accuracy_alphas);
 	tcase_add_test(tc, test_extremes);
