@@ -39,9 +39,10 @@ ALL_CFLAGS	+= -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
 LDFLAGS		+= -fsanitize=$(SANITIZE)
 endif
 
-# Link-time optimisation, but for sanitizer builds: the engine's calls
-# from agg.c into the sketches (hll.c, ddsketch.c, topk.c, xsum.c) inline
-# across files, about 4% less CPU for a batch rebuild.  LTO= turns it off.
+# Link-time optimisation for every build but the sanitizer ones: the
+# engine's calls from agg.c into the sketches (hll.c, ddsketch.c, topk.c,
+# xsum.c) inline across files, 4-7% less CPU for a batch rebuild.  LTO=
+# turns it off.
 LTO		?= -flto=auto
 ifeq ($(SANITIZE),)
 ifneq ($(LTO),)
