@@ -1493,6 +1493,23 @@ agg_sorted_rows(const struct agg_partial *p)
 }
 
 /*
+ * Ask for the first AGG_HEAD_BYTES at p, the fields of a sketch that its
+ * own prefetch reads (an arena aligns to 16 bytes only: they may straddle
+ * two or three lines).
+ */
+#define AGG_HEAD_BYTES	128
+
+static inline void
+agg_prefetch_head(const void *p)
+{
+	const char	*c = p;
+
+	__builtin_prefetch(c);
+	__builtin_prefetch(c + 64);
+	__builtin_prefetch(c + AGG_HEAD_BYTES - 1);
+}
+
+/*
  * Ask for the memory that packing row will read, a level at a time: 0 the
  * row and its key, 1 its sketches (the row must have been asked for
  * before), 2 the sketches' arrays.  A caller walking rows asks for each
@@ -1512,6 +1529,7 @@ agg_row_prefetch(const struct agg_view *v, const struct agg_row *row,
 		__builtin_prefetch((const char *)row - 1);
 		for (i = 0; i < v->rowsize; i += 64)
 			__builtin_prefetch((const char *)row + i);
+		__builtin_prefetch((const char *)row + v->rowsize - 1);
 		return;
 	}
 	if (level == 1)
@@ -1527,7 +1545,7 @@ agg_row_prefetch(const struct agg_view *v, const struct agg_row *row,
 			if (s->u.hll == NULL)
 				break;
 			if (level == 1)
-				__builtin_prefetch(s->u.hll);
+				agg_prefetch_head(s->u.hll);
 			else
 				hll_prefetch(s->u.hll);
 			break;
@@ -1535,7 +1553,7 @@ agg_row_prefetch(const struct agg_view *v, const struct agg_row *row,
 			if (s->u.dds == NULL)
 				break;
 			if (level == 1)
-				__builtin_prefetch(s->u.dds);
+				agg_prefetch_head(s->u.dds);
 			else
 				dds_prefetch(s->u.dds);
 			break;
@@ -1543,7 +1561,7 @@ agg_row_prefetch(const struct agg_view *v, const struct agg_row *row,
 			if (s->u.topk == NULL)
 				break;
 			if (level == 1)
-				__builtin_prefetch(s->u.topk);
+				agg_prefetch_head(s->u.topk);
 			else
 				topk_prefetch(s->u.topk);
 			break;

@@ -535,14 +535,14 @@ pipe_fold(struct pipeline *pl, struct chunk *c, struct agg_value *vals,
 		c->rows[v] = xcalloc(n + 1, sizeof(**c->rows));
 		for (i = 0; i < n; i++) {
 			/* The rows are cold: ask for each ahead, in levels. */
-			if (i + 12 < n)
-				agg_row_prefetch(pl->views[v]->av, rows[i + 12],
+			if (i + 24 < n)
+				agg_row_prefetch(pl->views[v]->av, rows[i + 24],
 				    0);
+			if (i + 16 < n)
+				agg_row_prefetch(pl->views[v]->av, rows[i + 16],
+				    1);
 			if (i + 8 < n)
 				agg_row_prefetch(pl->views[v]->av, rows[i + 8],
-				    1);
-			if (i + 4 < n)
-				agg_row_prefetch(pl->views[v]->av, rows[i + 4],
 				    2);
 			store_prepare(pl->views[v]->av,
 			    agg_partial_arena(c->parts[v]), rows[i],
