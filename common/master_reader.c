@@ -290,6 +290,7 @@ reader_first_segment(struct master_reader *r, uint64_t *first)
 	uint64_t	 v;
 	int		 found = 0;
 
+	*first = 0;
 	if ((d = opendir(r->dir)) == NULL)
 		return (0);
 	while ((de = readdir(d)) != NULL) {
