@@ -13,7 +13,7 @@
 
 BUILD		?= build
 SANITIZE	?=
-OPT		?= -O2
+OPT		?= -O3
 PREFIX		?= /usr/local
 DESTDIR		?=
 
@@ -162,7 +162,7 @@ run: deps
 	@scripts/demo $(BUILD)
 
 bench: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/release OPT=-O2 \
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/release OPT=-O3 \
 	    all $(BENCH_SRCS:bench/%.c=build/release/bin/%)
 	@bench/run build/release
 
