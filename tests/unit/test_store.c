@@ -946,6 +946,26 @@ START_TEST(test_discard)
 }
 END_TEST
 
+/*
+ * Write r's first STORE_BATCH rows fresh: the first ones must be held
+ * back (1); the last, which sends the batch, returns what it returns.
+ */
+static int
+write_batch(struct store_writer *w, struct rows *r, char **cause)
+{
+	size_t	i;
+	int	rc = 0;
+
+	for (i = 0; i < STORE_BATCH; i++) {
+		*cause = NULL;
+		rc = store_write(w, agg_partial_arena(r->p), &r->sr[i], 1,
+		    cause);
+		if (i < STORE_BATCH - 1)
+			REQUIRE(rc == 1, "store_write %zu: %d", i, rc);
+	}
+	return (rc);
+}
+
 /* A failed write: -1 and a cause of exactly want. */
 static void
 expect_fail(int rc, char *cause, const char *want)
@@ -969,7 +989,6 @@ START_TEST(test_write_fails)
 	struct rows		 r0, r1, r2, r3, r4;
 	sqlite3			*ro;
 	char			*tbl, *sql, *cause;
-	size_t			 i;
 	int			 rc = 0;
 
 	open_view(CONF_MAIN, "main");
@@ -990,13 +1009,7 @@ START_TEST(test_write_fails)
 	/* A batch of 32: the 32nd store_write fails. */
 	rows_make(&r1, 16, 40, 0);
 	begin();
-	for (i = 0; i < STORE_BATCH; i++) {
-		cause = NULL;
-		rc = store_write(w, agg_partial_arena(r1.p), &r1.sr[i], 1,
-		    &cause);
-		if (i < STORE_BATCH - 1)
-			REQUIRE(rc == 1, "store_write %zu: %d", i, rc);
-	}
+	rc = write_batch(w, &r1, &cause);
 	expect_fail(rc, cause, "sqlite: write rows: boom");
 	/*
 	 * No store_writer_discard here or after the failed flush below: a
@@ -1044,13 +1057,7 @@ START_TEST(test_write_fails)
 	    cause);
 	w = new_writer(ro, tbl);
 	rows_make(&r4, 100, STORE_BATCH + 1, 0);
-	for (i = 0; i < STORE_BATCH; i++) {
-		cause = NULL;
-		rc = store_write(w, agg_partial_arena(r4.p), &r4.sr[i], 1,
-		    &cause);
-		if (i < STORE_BATCH - 1)
-			REQUIRE(rc == 1, "store_write %zu: %d", i, rc);
-	}
+	rc = write_batch(w, &r4, &cause);
 	expect_fail(rc, cause,
 	    "sqlite: write rows: attempt to write a readonly database");
 	cause = NULL;
