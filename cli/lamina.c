@@ -15,6 +15,7 @@
  * master dataset, the sockets for commands that talk to the daemons.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,19 @@ static const struct cli_cmd	cli_cmds[] = {
 	{ "recompute", "recompute VIEW", cmd_recompute },
 	{ NULL, NULL, NULL }
 };
+
+/* A decimal number, all of it (a command's option). */
+int
+cli_parse_u64(const char *s, uint64_t *v)
+{
+	char	*end;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return (-1);
+	*v = strtoull(s, &end, 10);
+	return (*end != '\0' || errno != 0 ? -1 : 0);
+}
 
 static void __attribute__((__noreturn__))
 usage(void)

@@ -28,6 +28,9 @@ struct cli_cmd {
 	int		(*fn)(struct conf *, int, char **);
 };
 
+/* lamina.c */
+int		 cli_parse_u64(const char *, uint64_t *);
+
 /* lamina_dump.c */
 int		 cmd_dump(struct conf *, int, char **);
 int		 cmd_verify(struct conf *, int, char **);

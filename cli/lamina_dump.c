@@ -14,7 +14,6 @@
  * that lamina-ingestd does at start, without opening anything for writing.
  */
 
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,19 +27,6 @@
 #include "master.h"
 #include "msgjson.h"
 #include "xmalloc.h"
-
-/* A decimal number, all of it. */
-static int
-parse_u64(const char *s, uint64_t *v)
-{
-	char	*end;
-
-	errno = 0;
-	if (*s < '0' || *s > '9')
-		return (-1);
-	*v = strtoull(s, &end, 10);
-	return (*end != '\0' || errno != 0 ? -1 : 0);
-}
 
 /* Print one record: its fields, then _offset, _event_time, _ingest_time. */
 static int
@@ -91,7 +77,7 @@ cmd_dump(struct conf *conf, int argc, char **argv)
 		switch (ch) {
 		case 'f':
 		case 'n':
-			if (parse_u64(optarg, ch == 'f' ? &from : &limit) ==
+			if (cli_parse_u64(optarg, ch == 'f' ? &from : &limit) ==
 			    -1) {
 				fprintf(stderr, "lamina: dump: --%s: not a "
 				    "number: %s\n", ch == 'f' ? "from" :

@@ -108,6 +108,93 @@ view_metric_json(const struct conf_view *cv, const struct conf_stream *st,
 	return (NULL);
 }
 
+/*
+ * The row stmt is on (bucket, key, state) as a JSON line: its bucket,
+ * dimensions and metrics.  -1 with *cause naming the row if its bucket,
+ * key or state is not what the view stores (a damaged table).
+ */
+static int
+view_row(const struct conf_view *cv, const struct conf_stream *st,
+    struct agg_view *av, const char *tbl, sqlite3_stmt *stmt, char **cause)
+{
+	struct json_object	*o, *dims;
+	struct agg_state	 s;
+	struct msg_reader	 r;
+	int64_t			 bucket;
+	size_t			 i, m;
+	uint32_t		 n;
+	int			 type = sqlite3_column_type(stmt, 0);
+	char			*t, *why = NULL;
+
+	/* Seconds, shown in ns: INT64_MIN / 1e9 to INT64_MAX / 1e9. */
+	bucket = sqlite3_column_int64(stmt, 0);
+	if (type != SQLITE_INTEGER || bucket < -9223372036LL ||
+	    bucket > 9223372036LL) {
+		xasprintf(cause, "%s: row with bucket %s: not a time",
+		    tbl, sqlite3_column_text(stmt, 0) != NULL ?
+		    (const char *)sqlite3_column_text(stmt, 0) : "NULL");
+		return (-1);
+	}
+	t = msgjson_time_str(bucket * 1000000000LL);
+	/* One msgpack value, all of the blob. */
+	msg_reader_init(&r, sqlite3_column_blob(stmt, 1),
+	    (size_t)sqlite3_column_bytes(stmt, 1));
+	if (msg_skip(&r) == -1 || msg_end(&r) == -1) {
+		dims = NULL;
+		why = xstrdup(msg_error(&r));
+	} else
+		dims = msgjson_from_msg(sqlite3_column_blob(stmt, 1),
+		    (size_t)sqlite3_column_bytes(stmt, 1), &why);
+	if (dims == NULL || !json_object_is_type(dims, json_type_array) ||
+	    json_object_array_length(dims) != cv->ngroup) {
+		xasprintf(cause, "%s: row at %s: malformed key: %s", tbl, t,
+		    why != NULL ? why : cv->ngroup == 1 ? "not an array of "
+		    "1 value" : "not an array of one value per dimension");
+		free(why);
+		json_object_put(dims);
+		free(t);
+		return (-1);
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "bucket", json_object_new_string(t));
+	for (i = 0; i < cv->ngroup; i++)
+		json_object_object_add(o, cv->group_by[i],
+		    json_object_get(json_object_array_get_idx(dims, i)));
+	json_object_put(dims);
+	msg_reader_init(&r, sqlite3_column_blob(stmt, 2),
+	    (size_t)sqlite3_column_bytes(stmt, 2));
+	if (msg_get_array(&r, &n) == -1 || n != cv->nmetrics) {
+		xasprintf(cause, "%s: row at %s: malformed state: not an "
+		    "array of %zu states", tbl, t, cv->nmetrics);
+		goto bad;
+	}
+	for (m = 0; m < cv->nmetrics; m++) {
+		if (agg_unpack_state(av, m, &s, &r, &why) == -1) {
+			/* (why names the metric) */
+			xasprintf(cause, "%s: row at %s: %s", tbl, t, why);
+			free(why);
+			goto bad;
+		}
+		json_object_object_add(o, cv->metrics[m].name,
+		    view_metric_json(cv, st, m, &s));
+		agg_state_free(av, m, &s);
+	}
+	if (msg_end(&r) == -1) {
+		xasprintf(cause, "%s: row at %s: malformed state: bytes after "
+		    "the last metric", tbl, t);
+		goto bad;
+	}
+	free(t);
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return (0);
+bad:
+	free(t);
+	json_object_put(o);
+	return (-1);
+}
+
 /* lamina view VIEW [--order METRIC] [--limit N] */
 int
 cmd_view(struct conf *conf, int argc, char **argv)
@@ -118,20 +205,15 @@ cmd_view(struct conf *conf, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const struct conf_view		*cv;
-	const struct conf_stream	*st;
 	struct agg_view			*av;
-	struct agg_state		 s;
 	struct store_view		 sv;
-	struct json_object		*o, *dims, *key;
-	struct msg_reader		 r;
 	sqlite3				*db;
 	sqlite3_stmt			*stmt = NULL;
 	const char			*order = NULL;
-	char				*path, *sql, *cause = NULL, *t;
-	long				 limit = -1;
-	size_t				 m, i;
-	uint32_t			 n;
-	int				 ch, rc = 1, found;
+	char				*path, *sql, *cause = NULL;
+	uint64_t			 limit = UINT64_MAX;
+	size_t				 m;
+	int				 ch, rc = 1, found, step;
 
 	memset(&sv, 0, sizeof(sv));
 	optind = 0;
@@ -141,7 +223,12 @@ cmd_view(struct conf *conf, int argc, char **argv)
 			order = optarg;
 			break;
 		case 'n':
-			limit = strtol(optarg, NULL, 10);
+			if (cli_parse_u64(optarg, &limit) == -1 ||
+			    limit > INT64_MAX) {
+				fprintf(stderr, "lamina: view: --limit: not a "
+				    "number: %s\n", optarg);
+				return (2);
+			}
 			break;
 		default:
 			return (2);
@@ -167,7 +254,6 @@ cmd_view(struct conf *conf, int argc, char **argv)
 			return (1);
 		}
 	}
-	st = &conf->streams[cv->stream_idx];
 	xasprintf(&path, "%s/%s", conf->data_dir, STORE_FILE);
 	db = store_open(path, 0, &cause);
 	free(path);
@@ -189,60 +275,41 @@ cmd_view(struct conf *conf, int argc, char **argv)
 	printf("{\"view\":\"%s\",\"fingerprint\":\"%s\",\"horizon\":%"
 	    PRIu64 ",\"rows\":%" PRIu64 ",\"events\":%" PRIu64 "}\n",
 	    cv->name, sv.fingerprint, sv.horizon, sv.rows, sv.events);
+	/* (LIMIT -1: no limit.) */
 	if (order != NULL)
 		xasprintf(&sql, "SELECT bucket, key, state FROM \"%s\" ORDER "
-		    "BY \"m_%s\" DESC, bucket, key LIMIT %ld", sv.tbl, order,
-		    limit);
+		    "BY \"m_%s\" DESC, bucket, key LIMIT %" PRId64, sv.tbl,
+		    order, limit == UINT64_MAX ? -1 : (int64_t)limit);
 	else
 		xasprintf(&sql, "SELECT bucket, key, state FROM \"%s\" ORDER "
-		    "BY bucket, key LIMIT %ld", sv.tbl, limit);
+		    "BY bucket, key LIMIT %" PRId64, sv.tbl,
+		    limit == UINT64_MAX ? -1 : (int64_t)limit);
 	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		xasprintf(&cause, "sqlite: %s", sqlite3_errmsg(db));
 		free(sql);
 		goto out;
 	}
 	free(sql);
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		o = json_object_new_object();
-		t = msgjson_time_str(sqlite3_column_int64(stmt, 0) *
-		    1000000000LL);
-		json_object_object_add(o, "bucket", json_object_new_string(t));
-		free(t);
-		dims = msgjson_from_msg(sqlite3_column_blob(stmt, 1),
-		    (size_t)sqlite3_column_bytes(stmt, 1), &cause);
-		for (i = 0; i < cv->ngroup && dims != NULL; i++) {
-			key = json_object_array_get_idx(dims, i);
-			json_object_object_add(o, cv->group_by[i],
-			    json_object_get(key));
-		}
-		json_object_put(dims);
-		msg_reader_init(&r, sqlite3_column_blob(stmt, 2),
-		    (size_t)sqlite3_column_bytes(stmt, 2));
-		if (msg_get_array(&r, &n) == -1 || n != cv->nmetrics) {
-			json_object_put(o);
-			xasprintf(&cause, "%s: malformed state", sv.tbl);
+	while ((step = sqlite3_step(stmt)) == SQLITE_ROW)
+		if (view_row(cv, &conf->streams[cv->stream_idx], av, sv.tbl,
+		    stmt, &cause) == -1)
 			goto out;
-		}
-		for (m = 0; m < cv->nmetrics; m++) {
-			if (agg_unpack_state(av, m, &s, &r, &cause) == -1) {
-				json_object_put(o);
-				goto out;
-			}
-			json_object_object_add(o, cv->metrics[m].name,
-			    view_metric_json(cv, st, m, &s));
-			agg_state_free(av, m, &s);
-		}
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-		    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
+	/* An error part of the way is not the end of the rows. */
+	if (step != SQLITE_DONE) {
+		xasprintf(&cause, "%s: reading rows: %s", sv.tbl,
+		    sqlite3_errmsg(db));
+		goto out;
 	}
 	rc = 0;
 out:
+	fflush(stdout);
 	if (rc != 0 && cause != NULL)
 		fprintf(stderr, "lamina: view: %s\n", cause);
 	free(cause);
+	cause = NULL;
 	sqlite3_finalize(stmt);
-	(void)store_exec(db, "COMMIT", &cause);
+	if (store_exec(db, "COMMIT", &cause) == -1)
+		free(cause);
 	store_close(db);
 	store_view_clear(&sv);
 	agg_view_free(av);

@@ -19,6 +19,11 @@ what lamina-batchd wrote to views.db.
         print the published rows of VIEW, states included, one per line
     batch_oracle.py sql DB SQL
         print the result rows of a query, tab-separated
+    batch_oracle.py cli DB EVENTS SPEC OUT [--order METRIC] [--limit N]
+        compare OUT, what "lamina view" printed for the view (a header,
+        then one JSON line per row), with lamina_views and the oracle over
+        every event of EVENTS: the rows in their order (bucket and key,
+        or METRIC, a count or int sum, descending, first), the first N
 
 SPEC is a view name, or NAME@VARIANT for another definition of the view
 under the same name (pages_hourly@v2).  EVENTS holds one JSON event per
@@ -32,6 +37,7 @@ exact; a distinct count must lie within three standard errors
 (1.04 / sqrt(2^p)) of the exact count.
 """
 
+import datetime
 import itertools
 import json
 import marshal
@@ -496,10 +502,95 @@ def cmd_sql(args):
         print("\t".join(str(v) for v in r))
 
 
+def rfc3339(secs):
+    """msgjson_time_str's form of a bucket's start."""
+    t = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=secs)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + ".000000000Z"
+
+
+def cli_value(o, g):
+    """Whether g, a metric's JSON value, is what the oracle's o says."""
+    if o[0] == "count":
+        return type(g) is int and g == o[1]
+    if o[0] == "isum":
+        if -(1 << 63) <= o[1] < (1 << 63):
+            return type(g) is int and g == o[1]
+        return type(g) is float and g == float(o[1])
+    if o[0] == "fsum":
+        return type(g) is float and g == o[1]
+    if o[0] in ("min", "max"):
+        if o[1] is None:
+            return g is None
+        return type(g) is (float if o[3] else int) and g == o[1]
+    if o[0] == "distinct":
+        return type(g) is int and abs(g - o[1]) <= max(HLL_TOL * o[1], 0.5)
+    return False
+
+
+def cmd_cli(args):
+    order, limit = None, None
+    if "--order" in args:
+        i = args.index("--order")
+        order = args[i + 1]
+        del args[i:i + 2]
+    if "--limit" in args:
+        i = args.index("--limit")
+        limit = int(args[i + 1])
+        del args[i:i + 2]
+    db, events, spec_name, out = args
+    name = spec_name.split("@")[0]
+    spec = SPECS[spec_name]
+    bad = Problems()
+    con = connect(db)
+    fp, horizon, nrows, nevents = con.execute(
+        "SELECT fingerprint, horizon, rows, events FROM lamina_views "
+        "WHERE name = ?", (name,)).fetchone()
+    con.close()
+    with open(out) as f:
+        lines = [json.loads(line) for line in f]
+    head = {"view": name, "fingerprint": fp, "horizon": horizon,
+            "rows": nrows, "events": nevents}
+    if not lines or lines[0] != head:
+        bad("header %r, want %r" % (lines[:1], head))
+    oracle = Oracle(events)
+    if horizon != len(oracle.events):
+        bad("horizon %d, want %d" % (horizon, len(oracle.events)))
+    want, _ = oracle.rows(spec, horizon)
+
+    def sort_key(k):
+        kb = msgpack.packb(list(k[1]))
+        if order is None:
+            return (k[0], kb)
+        return (-want[k][order][1], k[0], kb)
+    keys = sorted(want, key=sort_key)[:limit]
+    got = lines[1:]
+    if len(got) != len(keys):
+        bad("%d rows, want %d" % (len(got), len(keys)))
+    gb = spec["group_by"]
+    for k, g in zip(keys, got):
+        where = "row (%d, %r)" % (k[0], list(k[1]))
+        fields = ["bucket"] + gb + [m[0] for m in spec["metrics"]]
+        if sorted(g) != sorted(fields):
+            bad("%s: fields %r, want %r" % (where, sorted(g), fields))
+            continue
+        if g["bucket"] != rfc3339(k[0]) or [g[d] for d in gb] != list(k[1]):
+            bad("%s: got bucket %r, dimensions %r" % (where, g["bucket"],
+                                                     [g[d] for d in gb]))
+            continue
+        for mname, _, _ in spec["metrics"]:
+            if not cli_value(want[k][mname], g[mname]):
+                bad("%s: %s is %r, want %r" % (where, mname, g[mname],
+                                               want[k][mname]))
+    if bad.n:
+        print("%d mismatches" % bad.n, file=sys.stderr)
+        sys.exit(1)
+    print("%s: %d rows: ok" % (name, len(got)))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"yaml": cmd_yaml, "check": cmd_check, "wait": cmd_wait,
-     "dump": cmd_dump, "sql": cmd_sql}[cmd](args)
+     "dump": cmd_dump, "sql": cmd_sql, "cli": cmd_cli}[cmd](args)
 
 
 if __name__ == "__main__":
