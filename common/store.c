@@ -49,6 +49,7 @@ struct store_writer {
 	size_t			 npend;
 	msgpack_sbuffer		 sb;
 	struct agg_partial	*scratch;
+	char			*tbl;		/* for errors */
 };
 
 static int
@@ -476,6 +477,7 @@ store_writer_new(sqlite3 *db, const struct agg_view *v, const char *tbl,
 	w = xcalloc(1, sizeof(*w));
 	w->db = db;
 	w->v = v;
+	w->tbl = xstrdup(tbl);
 	msgpack_sbuffer_init(&w->sb);
 	w->scratch = agg_partial_new(v);
 	xasprintf(&sql, "SELECT state FROM \"%s\" WHERE bucket = ? AND "
@@ -509,6 +511,7 @@ store_writer_free(struct store_writer *w)
 	sqlite3_finalize(w->putn);
 	msgpack_sbuffer_destroy(&w->sb);
 	agg_partial_free(w->scratch);
+	free(w->tbl);
 	free(w);
 }
 
@@ -768,6 +771,7 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 	const void		*blob;
 	size_t			 m;
 	uint32_t		 n;
+	char			*why = NULL;
 	int			 rc;
 
 	if (!fresh) {
@@ -782,25 +786,28 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 			    (size_t)sqlite3_column_bytes(w->get, 0));
 			old = agg_find_row(w->scratch, row->bucket, row->key,
 			    row->keylen, 1);
+			/* A damaged row: refused, named; nothing written. */
 			if (msg_get_array(&r, &n) == -1 ||
-			    n != agg_view_nmetrics(v)) {
-				sqlite3_reset(w->get);
-				agg_partial_reset(w->scratch);
-				xasprintf(cause, "stored row: malformed state");
-				return (-1);
-			}
-			for (m = 0; m < n; m++)
-				if (agg_unpack_state_in(v, m,
-				    agg_partial_arena(w->scratch), &old->st[m],
-				    &r, cause) == -1)
-					break;
+			    n != agg_view_nmetrics(v))
+				xasprintf(&why, "malformed state: not an array "
+				    "of %zu states", agg_view_nmetrics(v));
+			for (m = 0; why == NULL && m < n; m++)
+				(void)agg_unpack_state_in(v, m,
+				    agg_partial_arena(w->scratch),
+				    &old->st[m], &r, &why);
+			if (why == NULL && msg_end(&r) == -1)
+				why = xstrdup("malformed state: bytes after "
+				    "the last metric");
 			sqlite3_reset(w->get);
-			if (m < n || agg_row_merge(v, a, row, old,
-			    cause) == -1) {
-				agg_partial_reset(w->scratch);
+			if (why == NULL)
+				(void)agg_row_merge(v, a, row, old, &why);
+			agg_partial_reset(w->scratch);
+			if (why != NULL) {
+				xasprintf(cause, "%s: stored row at bucket %"
+				    PRId64 ": %s", w->tbl, row->bucket, why);
+				free(why);
 				return (-1);
 			}
-			agg_partial_reset(w->scratch);
 			store_prepare(v, a, row, sr, &w->sb);
 		} else if (rc != SQLITE_DONE) {
 			sqlite3_reset(w->get);

@@ -1080,6 +1080,91 @@ START_TEST(test_write_fails)
 END_TEST
 
 /*
+ * A stored row that is damaged when a merge reads it back: its state not
+ * an array of the view's 8 partials, a partial that does not read, or
+ * bytes after the last one.  Each time store_write fails with a cause
+ * that names the table, the bucket and what is wrong, and writes nothing;
+ * with the row mended, the same merge goes through.
+ */
+START_TEST(test_damaged_row)
+{
+	static const struct {
+		const char	*state;		/* SQL */
+		const char	*why;
+	} cases[] = {
+		{ "x'93010203'", "malformed state: not an array of 8 states" },
+		{ "x'01'", "malformed state: not an array of 8 states" },
+		{ "x''", "malformed state: not an array of 8 states" },
+		{ "x'98a1780000c0c0c0c0c0c0'", "n: malformed count state" },
+		{ "state || x'c0'",
+		    "malformed state: bytes after the last metric" },
+	};
+	struct store_writer	*w;
+	struct rows		 r0, r1;
+	sqlite3_stmt		*st;
+	char			*tbl, *sql, *cause, *want, *hex;
+	size_t			 i;
+	int			 rc;
+
+	open_view(CONF_MAIN, "main");
+	tbl = new_table(6);
+	w = new_writer(db, tbl);
+	rows_make(&r0, 0, 2, 0);
+	write_committed(w, &r0, 1, 2);
+	hex = xcalloc(2 * r0.sr[0].keylen + 1, 1);
+	for (i = 0; i < r0.sr[0].keylen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r0.sr[0].key[i]);
+	for (i = 0; i < nitems(cases); i++) {
+		xasprintf(&sql, "UPDATE \"%s\" SET state = %s WHERE bucket = "
+		    "%" PRId64 " AND key = x'%s'", tbl, cases[i].state,
+		    r0.sr[0].bucket, hex);
+		exec(db, sql);
+		free(sql);
+		ck_assert_int_eq(sqlite3_changes(db), 1);
+		rows_make(&r1, 0, 1, 1);
+		begin();
+		cause = NULL;
+		rc = store_write(w, agg_partial_arena(r1.p), &r1.sr[0], 0,
+		    &cause);
+		xasprintf(&want, "%s: stored row at bucket %" PRId64 ": %s",
+		    tbl, r0.sr[0].bucket, cases[i].why);
+		expect_fail(rc, cause, want);
+		free(want);
+		store_rollback(db);
+		store_writer_discard(w);
+		rows_free(&r1);
+		/* Mended: the row r0 wrote. */
+		xasprintf(&sql, "UPDATE \"%s\" SET state = ? WHERE bucket = "
+		    "? AND key = ?", tbl);
+		REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) ==
+		    SQLITE_OK, "%s", sqlite3_errmsg(db));
+		free(sql);
+		sqlite3_bind_blob(st, 1, r0.sr[0].state,
+		    (int)r0.sr[0].statelen, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, r0.sr[0].bucket);
+		sqlite3_bind_blob(st, 3, r0.sr[0].key, (int)r0.sr[0].keylen,
+		    SQLITE_STATIC);
+		REQUIRE(sqlite3_step(st) == SQLITE_DONE, "%s",
+		    sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		check_row(db, tbl, &r0.sr[0]);
+	}
+	/* The same merge, on the mended row. */
+	rows_make(&r1, 0, 1, 1);
+	begin();
+	ck_assert_uint_eq(write_rows(w, &r1, 0), 0);
+	flush(w);
+	commit();
+	ck_assert_int_eq(count_rows(db, tbl), 2);
+	rows_free(&r1);
+	rows_free(&r0);
+	free(hex);
+	store_writer_free(w);
+	free(tbl);
+}
+END_TEST
+
+/*
  * Dimension values: strings of 0, 1, 100 and 70,000 bytes (bound without
  * a copy), ints (the extremes among them), bools, and absent ones as
  * NULL; exactly as the events had them, through the batch, the flush and
@@ -1595,6 +1680,7 @@ store_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_discard);
 	tcase_add_test(tc, test_write_fails);
+	tcase_add_test(tc, test_damaged_row);
 	tcase_add_test(tc, test_odd_keys);
 	tcase_add_test(tc, test_dimensions);
 	tcase_add_test(tc, test_wide);
