@@ -109,9 +109,9 @@ view_metric_json(const struct conf_view *cv, const struct conf_stream *st,
 }
 
 /*
- * The row stmt is on (bucket, key, state) as a JSON line: its bucket,
- * dimensions and metrics.  -1 with *cause naming the row if its bucket,
- * key or state is not what the view stores (a damaged table).
+ * Print the row stmt is on (bucket, key, state) as a JSON line: its
+ * bucket, dimensions and metrics.  -1 with *cause naming the row if its
+ * bucket, key or state is not what the view stores (a damaged table).
  */
 static int
 view_row(const struct conf_view *cv, const struct conf_stream *st,
@@ -147,9 +147,11 @@ view_row(const struct conf_view *cv, const struct conf_stream *st,
 		    (size_t)sqlite3_column_bytes(stmt, 1), &why);
 	if (dims == NULL || !json_object_is_type(dims, json_type_array) ||
 	    json_object_array_length(dims) != cv->ngroup) {
+		if (why == NULL)
+			xasprintf(&why, "not an array of %zu value%s",
+			    cv->ngroup, cv->ngroup == 1 ? "" : "s");
 		xasprintf(cause, "%s: row at %s: malformed key: %s", tbl, t,
-		    why != NULL ? why : cv->ngroup == 1 ? "not an array of "
-		    "1 value" : "not an array of one value per dimension");
+		    why);
 		free(why);
 		json_object_put(dims);
 		free(t);
