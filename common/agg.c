@@ -1073,6 +1073,7 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 	const char			*k;
 	size_t				 klen, i, at = 0, tries, nf = st->nfields;
 	size_t				 vn;
+	uint64_t			 u;
 	uint32_t			 n;
 	uint8_t				 b;
 
@@ -1113,6 +1114,20 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 		else if (agg_slow_value(fl[i].type, &r, val) == -1)
 			goto bad;
 		val->rawlen = r.p - val->raw;
+		/*
+		 * One number, one form (ingest stores float 64 already): a
+		 * float field's raw bytes are its value's float 64, +0.0 for
+		 * -0.0, so that distinct and top see one value.
+		 */
+		if (fl[i].type == CONF_FT_FLOAT && val->present &&
+		    (val->raw[0] != 0xcb || val->f == 0)) {
+			memcpy(&u, &val->f, sizeof(u));
+			u = htobe64(u);
+			val->fraw[0] = 0xcb;
+			memcpy(val->fraw + 1, &u, sizeof(u));
+			val->raw = val->fraw;
+			val->rawlen = sizeof(val->fraw);
+		}
 	}
 	if (msg_end(&r) == -1)
 		goto bad;

@@ -62,6 +62,7 @@ struct agg_value {
 	size_t		 slen;
 	const uint8_t	*raw;		/* the value's msgpack bytes */
 	size_t		 rawlen;
+	uint8_t		 fraw[9];	/* raw of a float field: float 64 */
 	uint64_t	 hash;		/* hash64 of raw, seed 0, if hashed */
 	int		 hashed;	/* (computed once, by the first
 					   distinct metric that needs it) */
