@@ -787,24 +787,30 @@ store_write(struct store_writer *w, struct arena *a, struct store_row *sr,
 			old = agg_find_row(w->scratch, row->bucket, row->key,
 			    row->keylen, 1);
 			/* A damaged row: refused, named; nothing written. */
+			rc = -1;
 			if (msg_get_array(&r, &n) == -1 ||
 			    n != agg_view_nmetrics(v))
 				xasprintf(&why, "malformed state: not an array "
 				    "of %zu states", agg_view_nmetrics(v));
-			for (m = 0; why == NULL && m < n; m++)
-				(void)agg_unpack_state_in(v, m,
-				    agg_partial_arena(w->scratch),
-				    &old->st[m], &r, &why);
-			if (why == NULL && msg_end(&r) == -1)
-				why = xstrdup("malformed state: bytes after "
-				    "the last metric");
+			else {
+				for (m = 0; m < n; m++)
+					if (agg_unpack_state_in(v, m,
+					    agg_partial_arena(w->scratch),
+					    &old->st[m], &r, &why) == -1)
+						break;
+				if (m == n && msg_end(&r) == -1)
+					why = xstrdup("malformed state: bytes "
+					    "after the last metric");
+				else if (m == n)
+					rc = agg_row_merge(v, a, row, old,
+					    &why);
+			}
 			sqlite3_reset(w->get);
-			if (why == NULL)
-				(void)agg_row_merge(v, a, row, old, &why);
 			agg_partial_reset(w->scratch);
-			if (why != NULL) {
+			if (rc == -1) {
 				xasprintf(cause, "%s: stored row at bucket %"
-				    PRId64 ": %s", w->tbl, row->bucket, why);
+				    PRId64 ": %s", w->tbl, row->bucket,
+				    why != NULL ? why : "malformed state");
 				free(why);
 				return (-1);
 			}
