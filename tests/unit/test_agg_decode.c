@@ -89,7 +89,9 @@ view_named(const char *name)
  * ints, -0.0 as +0.0, non-finite ones absent; strings as fixstr and str 8,
  * 16 and 32 at the 31/32 boundary and empty; booleans; values of another
  * type absent; keys in all four string forms and the map in all three
- * forms.  raw and rawlen are the value's bytes.  A uint 64 above INT64_MAX
+ * forms.  raw and rawlen are the value's bytes, but for a float field's
+ * value in another form than float 64, or a zero: then the float 64 of
+ * its value (+0.0 for -0.0).  A uint 64 above INT64_MAX
  * in an int field refuses the event ("integer out of range"), as the
  * general reader always did.  Every proper prefix of every map is refused
  * as malformed, and never read past (each map is in a heap block of its
@@ -475,6 +477,21 @@ dv_map(uint8_t *out, const struct conf_stream *st, int mf, int kf,
 	return (n);
 }
 
+/* The float 64 msgpack of f (+0.0 for -0.0). */
+static void
+float64_raw(double f, uint8_t *out)
+{
+	uint64_t	u;
+	int		i;
+
+	if (f == 0)
+		f = 0.0;
+	memcpy(&u, &f, sizeof(u));
+	out[0] = 0xcb;
+	for (i = 0; i < 8; i++)
+		out[1 + i] = (uint8_t)(u >> (56 - 8 * i));
+}
+
 START_TEST(test_decode_encodings)
 {
 	static const char *const mnames[] = { "fixmap", "map 16", "map 32" };
@@ -485,7 +502,7 @@ START_TEST(test_decode_encodings)
 	const struct dval		*bv[16], *e, *tv;
 	struct dval			 base[6];
 	struct agg_value		 vals[16], *g;
-	uint8_t				 map[1024], *buf;
+	uint8_t				 map[1024], *buf, fraw[9];
 	size_t				 voff[16], len, plen, n, j, tf;
 	size_t				 nmaps = 0;
 	char				*cause;
@@ -561,12 +578,24 @@ START_TEST(test_decode_encodings)
 				    "%s (%s keys, %s): field %s present %d",
 				    tv->what, knames[kf], mnames[mf],
 				    st->fields[j].name, g->present);
-				REQUIRE(g->raw == buf + voff[j] &&
-				    g->rawlen == e->len, "%s (%s keys, %s): "
-				    "field %s raw at %td, %zu bytes, want "
-				    "%zu, %zu", tv->what, knames[kf],
-				    mnames[mf], st->fields[j].name,
-				    g->raw - buf, g->rawlen, voff[j], e->len);
+				if (e->t == CONF_FT_FLOAT && g->present &&
+				    (buf[voff[j]] != 0xcb || e->f == 0)) {
+					/* Another form, or a zero: float 64. */
+					float64_raw(e->f, fraw);
+					REQUIRE(g->rawlen == sizeof(fraw) &&
+					    memcmp(g->raw, fraw, sizeof(fraw)) ==
+					    0, "%s (%s keys, %s): field %s raw "
+					    "not the float 64 of %a", tv->what,
+					    knames[kf], mnames[mf],
+					    st->fields[j].name, e->f);
+				} else
+					REQUIRE(g->raw == buf + voff[j] &&
+					    g->rawlen == e->len, "%s (%s keys, "
+					    "%s): field %s raw at %td, %zu "
+					    "bytes, want %zu, %zu", tv->what,
+					    knames[kf], mnames[mf],
+					    st->fields[j].name, g->raw - buf,
+					    g->rawlen, voff[j], e->len);
 				if (!g->present)
 					continue;
 				switch (e->t) {
