@@ -255,6 +255,15 @@ cmd_view(struct conf *conf, int argc, char **argv)
 			    "%s\n", order, cv->name);
 			return (1);
 		}
+		/* Their m_ column is NULL: nothing to order by. */
+		if (cv->metrics[m].kind == CONF_M_QUANTILE ||
+		    cv->metrics[m].kind == CONF_M_TOP) {
+			fprintf(stderr, "lamina: view: --order: metric %s is a "
+			    "%s, not a number\n", order,
+			    cv->metrics[m].kind == CONF_M_TOP ? "top" :
+			    "quantile");
+			return (1);
+		}
 	}
 	xasprintf(&path, "%s/%s", conf->data_dir, STORE_FILE);
 	db = store_open(path, 0, &cause);

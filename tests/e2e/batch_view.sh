@@ -9,7 +9,8 @@
 # sums, min and max, distinct within 3 standard errors); --order and
 # --limit give the oracle's rows in that order, the first N.  Bad
 # arguments are refused with what is wrong (exit 2 for usage, 1 for a
-# view or metric that does not exist, or a view not published yet).
+# view or metric that does not exist, ordering by a quantile or a top, or
+# a view not published yet).
 # Then, with lamina-batchd stopped, rows of views.db are damaged one way
 # at a time (a key that is not an array of the view's dimensions, or has
 # bytes after it; a state with too few metrics, a bad metric, bytes after
@@ -82,6 +83,22 @@ oracle yaml fine | sed 1d >> "$T/more.yaml"
 expect_eq "a view not built yet: exit status" "$?" 1
 expect_eq "a view not built yet: message" "$(cat "$T/err")" \
     "lamina: view: view fine is not published yet"
+# Sketch metrics have no single value to order by.
+cat >> "$T/more.yaml" <<EOF
+  sketches:
+    stream: pageviews
+    bucket: 1d
+    metrics:
+      q: {quantile: latency_ms}
+      t: {top: url}
+EOF
+for m in q:quantile t:top; do
+	"$BIN/lamina" -c "$T/more.yaml" view sketches --order ${m%%:*} \
+	    > "$T/out" 2> "$T/err"
+	expect_eq "--order ${m%%:*}: exit status" "$?" 1
+	expect_eq "--order ${m%%:*}: message" "$(cat "$T/err")" \
+	    "lamina: view: --order: metric ${m%%:*} is a ${m#*:}, not a number"
+done
 
 # --- a damaged views.db ---------------------------------------------------
 bstop batchd "$BATCHD" "$BATCHLOG"
