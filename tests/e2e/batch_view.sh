@@ -113,9 +113,10 @@ first() {
 	_k=$(oracle sql "$DB" "SELECT hex(key) FROM \"$1\" ORDER BY bucket, key LIMIT 1")
 	WHERE="bucket = $_b AND key = x'$_k'"
 	AT=$("$BPY" -c '
-import datetime, sys
-t = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=int(sys.argv[1]))
-print(t.strftime("%Y-%m-%dT%H:%M:%S") + ".000000000Z")' "$_b")
+import sys
+sys.path.insert(0, sys.argv[1])
+import batch_oracle
+print(batch_oracle.rfc3339(int(sys.argv[2])))' "$BH" "$_b")
 }
 # damage TABLE SET: change the first row of TABLE (SET: an SQL assignment).
 damage() {
