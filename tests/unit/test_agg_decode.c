@@ -27,7 +27,9 @@
 
 #include "agg.h"
 #include "conf.h"
+#include "hll.h"
 #include "testlib.h"
+#include "topk.h"
 #include "xmalloc.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
@@ -650,6 +652,73 @@ START_TEST(test_decode_encodings)
 }
 END_TEST
 
+/*
+ * A float field's value is one number whatever its form: -0.0 and 0.0,
+ * float 32, ints (a float field takes them) count once in distinct and
+ * as one item of top, whose bytes are the float 64.
+ */
+START_TEST(test_float_forms)
+{
+	static const struct {
+		const char	*raw;		/* x's msgpack */
+		size_t		 len;
+	} xs[] = {
+		{ "\xcb\x80\0\0\0\0\0\0\0", 9 },	/* -0.0 */
+		{ "\xcb\0\0\0\0\0\0\0\0", 9 },		/* 0.0 */
+		{ "\x00", 1 },				/* 0 */
+		{ "\xca\x80\0\0\0", 5 },			/* -0.0f */
+		{ "\xca\x3f\xc0\0\0", 5 },		/* 1.5f */
+		{ "\xcb\x3f\xf8\0\0\0\0\0\0", 9 },	/* 1.5 */
+		{ "\xd3\0\0\0\0\0\0\0\x02", 9 },	/* 2, int 64 */
+		{ "\xcb\x40\0\0\0\0\0\0\0", 9 },	/* 2.0 */
+	};
+	static const struct {
+		const char	*raw;
+		uint64_t	 count;
+	} want[] = {
+		{ "\xcb\0\0\0\0\0\0\0\0", 4 },
+		{ "\xcb\x3f\xf8\0\0\0\0\0\0", 2 },
+		{ "\xcb\x40\0\0\0\0\0\0\0", 2 },
+	};
+	struct agg_view		*v;
+	struct agg_partial	*p;
+	struct agg_row		*row;
+	struct topk_item	 it[8];
+	uint8_t			 ev[16] = { 0x81, 0xa1, 'x' };
+	char			*cause = NULL;
+	size_t			 n, i, j;
+
+	conf = testlib_conf(tmpdir, "streams:\n  s:\n    fields:\n"
+	    "      x: float\nviews:\n  v:\n    stream: s\n    bucket: 1d\n    metrics:\n"
+	    "      d: {distinct: x}\n      t: {top: x, k: 8}\n");
+	v = view_named("v");
+	p = agg_partial_new(v);
+	for (i = 0; i < nitems(xs); i++) {
+		memcpy(ev + 3, xs[i].raw, xs[i].len);
+		/* One event a second, all in the day of bucket 0. */
+		ck_assert_msg(agg_fold(p, (int64_t)i * 1000000000, ev,
+		    3 + xs[i].len, &cause) == 0, "fold %zu: %s", i, cause);
+	}
+	row = agg_find_row(p, 0, (const uint8_t *)"\x90", 1, 0);
+	ck_assert_ptr_nonnull(row);
+	ck_assert_uint_eq(hll_count(row->st[0].u.hll), nitems(want));
+	n = topk_list(row->st[1].u.topk, it, nitems(it));
+	ck_assert_uint_eq(n, nitems(want));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nitems(want); j++)
+			if (it[i].len == 9 && memcmp(it[i].item, want[j].raw,
+			    9) == 0)
+				break;
+		ck_assert_msg(j < nitems(want), "item %zu: not a float 64 of "
+		    "0, 1.5 or 2", i);
+		ck_assert_uint_eq(it[i].count, want[j].count);
+		ck_assert_uint_eq(it[i].error, 0);
+	}
+	agg_partial_free(p);
+	agg_view_free(v);
+}
+END_TEST
+
 static Suite *
 agg_decode_suite(void)
 {
@@ -660,6 +729,7 @@ agg_decode_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_decode_encodings);
+	tcase_add_test(tc, test_float_forms);
 	suite_add_tcase(s, tc);
 	return (s);
 }
