@@ -689,8 +689,8 @@ START_TEST(test_float_forms)
 	size_t			 n, i, j;
 
 	conf = testlib_conf(tmpdir, "streams:\n  s:\n    fields:\n"
-	    "      x: float\nviews:\n  v:\n    stream: s\n    bucket: 1d\n    metrics:\n"
-	    "      d: {distinct: x}\n      t: {top: x, k: 8}\n");
+	    "      x: float\nviews:\n  v:\n    stream: s\n    bucket: 1d\n"
+	    "    metrics:\n      d: {distinct: x}\n      t: {top: x, k: 8}\n");
 	v = view_named("v");
 	p = agg_partial_new(v);
 	for (i = 0; i < nitems(xs); i++) {
