@@ -99,27 +99,17 @@ struct agg_partial {
  * that folding reuses the hashes distinct and top take of the same values:
  * hash64 with seed 0 of a value's msgpack bytes, or, for the short values
  * of most dimensions (8 bytes or fewer, nil for an absent value among
- * them), something cheaper: their bytes read as one number (all of them,
- * as hash_tail does), and a multiply.  Each value's hash is mixed in with
- * a rotation and a multiply, and the result goes through the finaliser
- * once.  Internal: in no format.
+ * them), something cheaper: their bytes read as one number (hash_tail),
+ * and a multiply.  Each value's hash is mixed in with a rotation and a
+ * multiply, and the result goes through the finaliser once.  Internal: in
+ * no format.
  */
 static inline uint64_t
 agg_key_value_hash(const uint8_t *p, size_t n)
 {
-	uint32_t	lo, hi;
-	uint64_t	x = 0;
-
 	if (n > 8)
 		return (hash64(p, n, 0));
-	if (n >= 4) {
-		memcpy(&lo, p, 4);
-		memcpy(&hi, p + n - 4, 4);
-		x = (uint64_t)lo | (uint64_t)hi << 32;
-	} else if (n > 0)
-		x = (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
-		    (uint64_t)p[n - 1] << 16;
-	return ((x ^ (uint64_t)n << 59) * HASH_K4);
+	return ((hash_tail(p, n) ^ (uint64_t)n << 59) * HASH_K4);
 }
 
 /* Compile view cv of configuration c. */

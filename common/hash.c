@@ -54,15 +54,6 @@ hash_rd64(const uint8_t *p)
 	return (le64toh(w));
 }
 
-static inline uint64_t
-hash_rd32(const uint8_t *p)
-{
-	uint32_t	w;
-
-	memcpy(&w, p, sizeof(w));
-	return (le32toh(w));
-}
-
 /* Fold one word into an accumulator. */
 static inline uint64_t
 hash_absorb(uint64_t acc, uint64_t w)
@@ -72,22 +63,6 @@ hash_absorb(uint64_t acc, uint64_t w)
 	return (acc ^ (acc >> 29));
 }
 
-
-/*
- * The last n < 8 bytes as one word.  For 4-7 bytes two overlapping 4-byte
- * loads cover them; for 1-3 bytes the first, middle and last.  For each n
- * the map is injective, and n itself is part of the hash.
- */
-static inline uint64_t
-hash_tail(const uint8_t *p, size_t n)
-{
-	if (n >= 4)
-		return (hash_rd32(p) | hash_rd32(p + n - 4) << 32);
-	if (n > 0)
-		return ((uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
-		    (uint64_t)p[n - 1] << 16);
-	return (0);
-}
 
 /* Hash len bytes at buf; different seeds give unrelated functions. */
 uint64_t

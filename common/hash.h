@@ -19,8 +19,10 @@
 #ifndef LAMINA_HASH_H
 #define LAMINA_HASH_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define HASH_K1	0x9e3779b97f4a7c15ULL
 #define HASH_K2	0xbf58476d1ce4e5b9ULL
@@ -29,6 +31,32 @@
 #define HASH_K5	0xc4ceb9fe1a85ec53ULL
 
 uint64_t	hash64(const void *, size_t, uint64_t);
+
+static inline uint64_t
+hash_rd32(const uint8_t *p)
+{
+	uint32_t	w;
+
+	memcpy(&w, p, sizeof(w));
+	return (le32toh(w));
+}
+
+/*
+ * n <= 8 bytes as one word (hash64's tail, and agg.c's short dimension
+ * values).  For 4-8 bytes two overlapping 4-byte loads cover them; for
+ * 1-3 bytes the first, middle and last.  For each n the map is injective,
+ * and n itself is part of the hash.
+ */
+static inline uint64_t
+hash_tail(const uint8_t *p, size_t n)
+{
+	if (n >= 4)
+		return (hash_rd32(p) | hash_rd32(p + n - 4) << 32);
+	if (n > 0)
+		return ((uint64_t)p[0] | (uint64_t)p[n / 2] << 8 |
+		    (uint64_t)p[n - 1] << 16);
+	return (0);
+}
 
 /* The SplitMix64 finaliser: full avalanche. */
 static inline uint64_t
