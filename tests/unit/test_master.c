@@ -37,6 +37,7 @@
 #include "msg.h"
 #include "segment.h"
 #include "testlib.h"
+#include "xmalloc.h"
 
 #define T0	((int64_t)1700000000 * 1000000000)	/* an event time */
 
@@ -1418,6 +1419,122 @@ START_TEST(test_lazy_reader)
 }
 END_TEST
 
+/* Record i of test_reader_buffer: {"i": i, "pad": a string of its size}. */
+static size_t
+big_pad(uint64_t i)
+{
+	if (i == 50 || i == 250)	/* larger than the reader's buffer, */
+		return (700 << 10);	/* sealed and active */
+	if (i == 51)
+		return (300 << 10);
+	return ((size_t)(i * 7919 % 6000));
+}
+
+static void
+pack_big(msgpack_sbuffer *sb, uint64_t i, char *pad)
+{
+	msgpack_packer	pk;
+	size_t		n = big_pad(i);
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 2);
+	msgpack_pack_str_with_body(&pk, "i", 1);
+	msgpack_pack_uint64(&pk, i);
+	msgpack_pack_str_with_body(&pk, "pad", 3);
+	memset(pad, 'a' + (int)(i % 26), n);
+	msgpack_pack_str_with_body(&pk, pad, n);
+}
+
+/* Read stream "bg" with a reader (lazy or not): every record as written. */
+static uint64_t
+read_big(int lazy, char **cause)
+{
+	struct master_reader	*r;
+	struct master_record	 rec;
+	msgpack_sbuffer		 sb;
+	char			*pad = xmalloc(1 << 20);
+	uint64_t		 n = 0;
+	int			 rc;
+
+	msgpack_sbuffer_init(&sb);
+	ck_assert_ptr_nonnull(r = master_reader_open(tmpdir, "bg", 0, cause));
+	master_reader_lazy(r, lazy);
+	*cause = NULL;
+	while ((rc = master_reader_next(r, &rec, cause)) == 1) {
+		ck_assert_uint_eq(rec.offset, n);
+		pack_big(&sb, n, pad);
+		ck_assert_uint_eq(rec.fields_len, sb.size);
+		ck_assert_int_eq(memcmp(rec.fields, sb.data, sb.size), 0);
+		n++;
+	}
+	ck_assert_int_eq(rc, *cause == NULL ? 0 : -1);
+	master_reader_free(r);
+	msgpack_sbuffer_destroy(&sb);
+	free(pad);
+	return (n);
+}
+
+/*
+ * Segments are read through a buffer: records that straddle its end, and
+ * records larger than it, in sealed and active segments alike; a damaged
+ * length is not trusted to size the buffer.
+ */
+START_TEST(test_reader_buffer)
+{
+	struct master_opts	 o = opts_small();
+	struct master_recovery	 rep;
+	struct master_stream	*ms;
+	msgpack_sbuffer		 sb;
+	uint64_t		 i, off, starts[300];
+	uint8_t			*buf;
+	size_t			 len, nrec;
+	char			*pad = xmalloc(1 << 20), *cause = NULL, *path;
+	char			 want[512];
+	int			 lazy;
+
+	o.segment_max_bytes = 4 << 20;
+	ms = open_ok("bg", &o, &rep);
+	msgpack_sbuffer_init(&sb);
+	for (i = 0; i < 260; i++) {
+		if (i == 200)
+			ck_assert_int_eq(master_seal(ms, T0, &cause), 0);
+		pack_big(&sb, i, pad);
+		ck_assert_int_eq(master_append(ms, T0, T0, sb.data, sb.size,
+		    NULL, 0, &off, &cause), 0);
+		ck_assert_int_eq(master_write(ms, &cause), 0);
+	}
+	master_close(ms);
+	for (lazy = 0; lazy < 2; lazy++) {
+		ck_assert_uint_eq(read_big(lazy, &cause), 260);
+		ck_assert_ptr_null(cause);
+	}
+
+	/*
+	 * A record past the first buffer says it is 768 MiB long: the
+	 * segment ends inside it, found without reading that much.
+	 */
+	path = seg_path("bg", 0);
+	buf = slurp(path, &len);
+	nrec = record_starts(buf, len, starts, 299);
+	ck_assert_uint_eq(nrec, 200);
+	ck_assert_uint_gt(starts[120], 1 << 20);
+	seg_put_le32(buf + starts[120], 768u << 20);
+	spew(path, buf, len);
+	snprintf(want, sizeof(want), "%s: byte %" PRIu64 ": sealed segment "
+	    "ends inside a record", path, starts[120]);
+	for (lazy = 0; lazy < 2; lazy++) {
+		ck_assert_uint_eq(read_big(lazy, &cause), 120);
+		ck_assert_str_eq(cause, want);
+		free(cause);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	free(buf);
+	free(path);
+	free(pad);
+}
+END_TEST
+
 /*
  * A sealed segment shorter than its catalog entry says (a damaged catalog
  * whose entry still checks): the reader fails naming the segment, rather
@@ -1506,6 +1623,7 @@ master_suite(void)
 	tcase_add_test(tc, test_lazy_decode_other_forms);
 	tcase_add_test(tc, test_lazy_reader);
 	tcase_add_test(tc, test_segment_short_of_catalog);
+	tcase_add_test(tc, test_reader_buffer);
 	suite_add_tcase(s, tc);
 	return (s);
 }
