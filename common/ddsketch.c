@@ -65,10 +65,15 @@
  *
  * Sum.  Floating-point addition is not associative, so a double running
  * sum would depend on the order of values and merges.  The sum is instead
- * an exact two's complement fixed-point integer in units of 2^-1074 (the
- * smallest subnormal), 34 limbs of 64 bits: every double is a multiple of
- * 2^-1074 below 2^1024, and 2^64 of them fit with a sign bit to spare.
- * dds_sum() rounds it to the nearest double once, when asked.
+ * exact: a fixed-point integer in units of 2^-1074 (the smallest
+ * subnormal), every double being a multiple of 2^-1074 below 2^1024.  The
+ * sketch keeps it as a long accumulator (xsum.c) whose digits cover only
+ * the positions its values reached, a few words in the sketch's arena;
+ * packing, unpacking and comparing go through 34 limbs of 64 bits of two's
+ * complement (struct dds_sum, on the stack), where 2^64 values fit with a
+ * sign bit to spare.  dds_sum() rounds it to the nearest double once, when
+ * asked.  (34 limbs in every sketch made most of its memory: a row's
+ * sketch touched more cache lines than its values did.)
  *
  * Memory.  A sketch and its stores' arrays come from its arena (NULL: the
  * heap), growth included; a merge grows the destination in its own.  The
@@ -90,6 +95,7 @@
 #include "ddsketch.h"
 #include "msg.h"
 #include "xmalloc.h"
+#include "xsum.h"
 
 #define SUM_LIMBS	34		/* 2176 bits */
 #define SUM_BITS	(SUM_LIMBS * 64)
@@ -99,7 +105,7 @@
 
 #define VARINT_MAX	10		/* bytes of a LEB128 uint64 */
 
-/* The exact sum, two's complement, least significant limb first. */
+/* An exact sum as two's complement limbs, least significant first. */
 struct dds_sum {
 	uint64_t	l[SUM_LIMBS];
 };
@@ -139,9 +145,9 @@ struct ddsketch {
 	uint64_t	 count;
 	double		 min;		/* +inf when empty */
 	double		 max;		/* -inf when empty */
-	struct dds_store pos;		/* (before the long sum: an add */
-	struct dds_store neg;		/* by |x|	touches fewer lines) */
-	struct dds_sum	 sum;
+	struct xsum	 sum;		/* exact, in a's memory */
+	struct dds_store pos;
+	struct dds_store neg;
 };
 
 /* The bucket of x > 0. */
@@ -184,45 +190,6 @@ sum_add_at(struct dds_sum *s, int w, uint64_t v, int neg)
 			s->l[w] = o - v;
 			v = o < v;
 		}
-	}
-}
-
-/* Add a finite double exactly. */
-static void
-sum_add_double(struct dds_sum *s, double x)
-{
-	uint64_t	bits, mant;
-	int		neg, e, p;
-
-	memcpy(&bits, &x, sizeof(bits));
-	neg = (int)(bits >> 63);
-	e = (int)((bits >> 52) & 0x7ff);
-	mant = bits & ((UINT64_C(1) << 52) - 1);
-	if (e == 0)
-		p = 0;			/* subnormal: mant * 2^-1074 */
-	else {
-		mant |= UINT64_C(1) << 52;
-		p = e - 1;		/* mant * 2^(e - 1075) */
-	}
-	if (mant == 0)
-		return;
-	sum_add_at(s, p / 64, mant << (p % 64), neg);
-	if (p % 64 != 0)
-		sum_add_at(s, p / 64 + 1, mant >> (64 - p % 64), neg);
-}
-
-/* Add another exact sum. */
-static void
-sum_add_sum(struct dds_sum *s, const struct dds_sum *o)
-{
-	uint64_t	carry = 0, t;
-	int		i;
-
-	for (i = 0; i < SUM_LIMBS; i++) {
-		t = s->l[i] + carry;
-		carry = t < carry;
-		s->l[i] = t + o->l[i];
-		carry += s->l[i] < t;
 	}
 }
 
@@ -388,6 +355,7 @@ static int
 sum_unpack(struct msg_reader *r, struct dds_sum *s, char **cause)
 {
 	struct dds_sum	 m;
+	struct xsum	 x;
 	const uint8_t	*b;
 	size_t		 nb, j;
 	uint32_t	 n;
@@ -403,7 +371,10 @@ sum_unpack(struct msg_reader *r, struct dds_sum *s, char **cause)
 			xasprintf(cause, "ddsketch: sum: not finite");
 			return (-1);
 		}
-		sum_add_double(s, d);
+		xsum_init(&x);
+		xsum_add(&x, d);
+		xsum_get_limbs(&x, s->l, SUM_LIMBS);
+		xsum_clear(&x);
 		return (0);
 	}
 	if (msg_peek(r) != MSG_T_ARRAY) {
@@ -994,6 +965,7 @@ dds_new_in(struct arena *a, double alpha, int max_bins)
 	d->max_bins = max_bins;
 	d->min = INFINITY;
 	d->max = -INFINITY;
+	xsum_init_in(&d->sum, a);
 	store_init(&d->pos);
 	store_init(&d->neg);
 	return (d);
@@ -1013,6 +985,7 @@ dds_free(struct ddsketch *d)
 		return;
 	store_free(d->a, &d->pos);
 	store_free(d->a, &d->neg);
+	xsum_clear(&d->sum);
 	arena_free(d->a, d);
 }
 
@@ -1025,6 +998,8 @@ dds_copy_in(struct arena *a, const struct ddsketch *o)
 	d = arena_alloc(a, sizeof(*d));
 	*d = *o;
 	d->a = a;
+	xsum_init_in(&d->sum, a);
+	xsum_copy(&d->sum, &o->sum);
 	store_copy(a, &d->pos, &o->pos);
 	store_copy(a, &d->neg, &o->neg);
 	return (d);
@@ -1050,7 +1025,7 @@ dds_add(struct ddsketch *d, double x)
 	else
 		store_add(d, &d->neg, dds_index(d, -x), 1);
 	d->count++;
-	sum_add_double(&d->sum, x);
+	xsum_add(&d->sum, x);
 	if (x < d->min)
 		d->min = x;
 	if (x > d->max)
@@ -1093,7 +1068,7 @@ dds_merge(struct ddsketch *d, const struct ddsketch *o, char **cause)
 	store_merge(d, &d->neg, &o->neg);
 	d->zero += o->zero;
 	d->count += o->count;
-	sum_add_sum(&d->sum, &o->sum);
+	xsum_merge(&d->sum, &o->sum);
 	if (o->min < d->min)
 		d->min = o->min;
 	if (o->max > d->max)
@@ -1156,7 +1131,10 @@ dds_max(const struct ddsketch *d)
 double
 dds_sum(const struct ddsketch *d)
 {
-	return (sum_to_double(&d->sum));
+	struct dds_sum	s;
+
+	xsum_get_limbs(&d->sum, s.l, SUM_LIMBS);
+	return (sum_to_double(&s));
 }
 
 double
@@ -1174,10 +1152,14 @@ dds_max_bins(const struct ddsketch *d)
 int
 dds_equal(const struct ddsketch *a, const struct ddsketch *b)
 {
+	struct dds_sum	sa, sb;
+
+	xsum_get_limbs(&a->sum, sa.l, SUM_LIMBS);
+	xsum_get_limbs(&b->sum, sb.l, SUM_LIMBS);
 	return (a->alpha == b->alpha && a->max_bins == b->max_bins &&
 	    a->zero == b->zero && a->count == b->count &&
 	    a->min == b->min && a->max == b->max &&
-	    memcmp(&a->sum, &b->sum, sizeof(a->sum)) == 0 &&
+	    memcmp(&sa, &sb, sizeof(sa)) == 0 &&
 	    store_equal(&a->pos, &b->pos) && store_equal(&a->neg, &b->neg));
 }
 
@@ -1185,13 +1167,16 @@ dds_equal(const struct ddsketch *a, const struct ddsketch *b)
 void
 dds_pack(const struct ddsketch *d, msgpack_packer *pk)
 {
+	struct dds_sum	s;
+
+	xsum_get_limbs(&d->sum, s.l, SUM_LIMBS);
 	msgpack_pack_array(pk, 10);
 	msgpack_pack_uint64(pk, DDS_VERSION);
 	msgpack_pack_double(pk, d->alpha);
 	msgpack_pack_uint64(pk, (uint64_t)d->max_bins);
 	msgpack_pack_uint64(pk, d->zero);
 	msgpack_pack_uint64(pk, d->count);
-	sum_pack(&d->sum, pk);
+	sum_pack(&s, pk);
 	msgpack_pack_double(pk, d->count == 0 ? 0.0 : d->min);
 	msgpack_pack_double(pk, d->count == 0 ? 0.0 : d->max);
 	store_pack(&d->pos, pk);
@@ -1205,9 +1190,9 @@ dds_sign_class(double x)
 	return (x < 0 ? 0 : x == 0 ? 1 : 2);
 }
 
-/* Check the fields against each other once everything is read. */
+/* Check the fields, and sum s, against each other once all are read. */
 static int
-dds_check(const struct ddsketch *d, char **cause)
+dds_check(const struct ddsketch *d, const struct dds_sum *s, char **cause)
 {
 	uint64_t	n = d->zero;
 	int		lowc, highc, bl;
@@ -1220,7 +1205,7 @@ dds_check(const struct ddsketch *d, char **cause)
 		return (-1);
 	}
 	if (d->count == 0) {
-		if (d->min != 0 || d->max != 0 || sum_top(&d->sum) != -1) {
+		if (d->min != 0 || d->max != 0 || sum_top(s) != -1) {
 			xasprintf(cause, "ddsketch: empty sketch with non-zero "
 			    "sum, min or max");
 			return (-1);
@@ -1244,7 +1229,7 @@ dds_check(const struct ddsketch *d, char **cause)
 	}
 	/* Every value is below 2^1024: |sum| < count * 2^1024. */
 	bl = 64 - __builtin_clzll(d->count);
-	if (sum_bitlen(&d->sum) > SUM_TOP + bl) {
+	if (sum_bitlen(s) > SUM_TOP + bl) {
 		xasprintf(cause, "ddsketch: sum out of range for count %llu",
 		    (unsigned long long)d->count);
 		return (-1);
@@ -1263,6 +1248,7 @@ struct ddsketch *
 dds_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 {
 	struct ddsketch	*d = NULL;
+	struct dds_sum	 s;
 	const char	*field;
 	uint64_t	 version, maxbins, zero, count;
 	double		 alpha, mn, mx;
@@ -1307,7 +1293,7 @@ dds_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 	d = dds_new_in(a, alpha, (int)maxbins);
 	d->zero = zero;
 	d->count = count;
-	if (sum_unpack(r, &d->sum, cause) == -1)
+	if (sum_unpack(r, &s, cause) == -1)
 		goto fail;
 	field = "min";
 	if (msg_get_float(r, &mn) == -1)
@@ -1323,8 +1309,9 @@ dds_unpack_in(struct arena *a, struct msg_reader *r, char **cause)
 	d->max = mx + 0.0;
 	if (store_unpack(r, d, &d->pos, version, "positive", cause) == -1 ||
 	    store_unpack(r, d, &d->neg, version, "negative", cause) == -1 ||
-	    dds_check(d, cause) == -1)
+	    dds_check(d, &s, cause) == -1)
 		goto fail;
+	xsum_set_limbs(&d->sum, s.l, SUM_LIMBS);
 	if (count == 0) {
 		d->min = INFINITY;
 		d->max = -INFINITY;
@@ -1348,12 +1335,20 @@ dds_unpack(struct msg_reader *r, char **cause)
 size_t
 dds_bytes(const struct ddsketch *d)
 {
-	return (sizeof(*d) + store_bytes(&d->pos) + store_bytes(&d->neg));
+	return (sizeof(*d) + d->sum.cap * sizeof(*d->sum.w) +
+	    store_bytes(&d->pos) + store_bytes(&d->neg));
+}
+
+/* Has either store turned dense (see Stores, above)? */
+int
+dds_is_dense(const struct ddsketch *d)
+{
+	return (d->pos.counts != NULL || d->neg.counts != NULL);
 }
 
 /*
- * Ask for what packing d will read: the sketch itself (the long sum is
- * most of it) and its positive store's array (a hint; reads only d).
+ * Ask for what packing d will read: the sketch itself, its sum's digits
+ * and its positive store's array (a hint; reads only d).
  */
 void
 dds_prefetch(const struct ddsketch *d)
@@ -1363,6 +1358,7 @@ dds_prefetch(const struct ddsketch *d)
 
 	for (i = 0; i < sizeof(*d); i += 64)
 		__builtin_prefetch(p + i);
+	__builtin_prefetch(d->sum.w);
 	__builtin_prefetch(d->pos.counts != NULL ? (const void *)d->pos.counts :
 	    d->pos.bins);
 }

@@ -82,6 +82,7 @@ void	 dds_pack(const struct ddsketch *, msgpack_packer *);
 struct ddsketch *dds_unpack(struct msg_reader *, char **);
 struct ddsketch *dds_unpack_in(struct arena *, struct msg_reader *, char **);
 size_t	 dds_bytes(const struct ddsketch *);
+int	 dds_is_dense(const struct ddsketch *);
 void	 dds_prefetch(const struct ddsketch *);
 
 #endif

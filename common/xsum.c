@@ -307,6 +307,78 @@ xsum_value(struct xsum *x)
 	return (neg ? -r : r);
 }
 
+/* Or 32-bit digit v into position p of limbs l[nl] (dropped past them). */
+static void
+xsum_put32(uint64_t *l, size_t nl, size_t p, uint32_t v)
+{
+	if (p / 2 < nl)
+		l[p / 2] |= (uint64_t)v << (32 * (p % 2));
+}
+
+/*
+ * The accumulator (the sum in units of 2^-1074) as a two's complement
+ * integer of nl 64-bit limbs, least significant first: the digits are
+ * carried into 32-bit ones as they are written, so x need not be
+ * normalised, and the sign fills the limbs above.  Bits past the last limb
+ * are dropped: the caller makes nl wide enough for its sums.
+ */
+void
+xsum_get_limbs(const struct xsum *x, uint64_t *l, size_t nl)
+{
+	int64_t	v, c = 0;
+	size_t	i, p;
+
+	memset(l, 0, nl * sizeof(*l));
+	for (i = 0, p = (size_t)x->lo; i < x->n || (c != 0 && c != -1);
+	    i++, p++) {
+		v = (i < x->n ? x->w[i] : 0) + c;
+		c = v >> 32;			/* floor division */
+		xsum_put32(l, nl, p, (uint32_t)v);
+	}
+	if (c == -1)
+		for (; p < 2 * nl; p++)
+			xsum_put32(l, nl, p, UINT32_MAX);
+}
+
+/* Digit p (32 bits) of limbs l. */
+static uint32_t
+xsum_get32(const uint64_t *l, size_t p)
+{
+	return ((uint32_t)(l[p / 2] >> (32 * (p % 2))));
+}
+
+/*
+ * x = the two's complement integer of limbs l[nl] (nl at most
+ * XSUM_DIGITS / 2), as xsum_get_limbs writes it: the digits from the
+ * lowest non-zero one to the highest that is not the sign's fill, and a
+ * digit of -1 above them when negative.
+ */
+void
+xsum_set_limbs(struct xsum *x, const uint64_t *l, size_t nl)
+{
+	size_t		lo, hi, p;
+	uint32_t	fill;
+	int		neg;
+
+	xsum_clear(x);
+	if (nl == 0)
+		return;
+	neg = (int)(l[nl - 1] >> 63);
+	fill = neg ? UINT32_MAX : 0;
+	for (lo = 0; lo < 2 * nl && xsum_get32(l, lo) == 0; lo++)
+		;
+	if (lo == 2 * nl)
+		return;				/* zero */
+	for (hi = 2 * nl - 1; hi > lo && xsum_get32(l, hi) == fill; hi--)
+		;
+	xsum_cover(x, (int32_t)lo, (int)(hi + 1 - lo) + neg);
+	for (p = lo; p <= hi; p++)
+		x->w[p - lo] = xsum_get32(l, p);
+	if (neg)
+		x->w[hi + 1 - lo] = -1;
+	xsum_normalize(x);
+}
+
 int
 xsum_equal(struct xsum *a, struct xsum *b)
 {

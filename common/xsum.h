@@ -61,6 +61,8 @@ void	xsum_copy(struct xsum *, const struct xsum *);
 void	xsum_normalize(struct xsum *);
 double	xsum_value(struct xsum *);
 int	xsum_equal(struct xsum *, struct xsum *);
+void	xsum_get_limbs(const struct xsum *, uint64_t *, size_t);
+void	xsum_set_limbs(struct xsum *, const uint64_t *, size_t);
 void	xsum_pack(struct xsum *, msgpack_packer *);
 int	xsum_unpack(struct xsum *, struct msg_reader *, char **);
 int	xsum_unpack_in(struct xsum *, struct arena *, struct msg_reader *,

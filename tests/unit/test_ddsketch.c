@@ -1214,18 +1214,6 @@ END_TEST
  */
 #define SPARSE_MAX	32
 
-static int
-is_dense(const struct ddsketch *d)
-{
-	struct ddsketch	*e;
-	size_t		 base;
-
-	e = dds_new(dds_alpha(d), dds_max_bins(d));
-	base = dds_bytes(e);
-	dds_free(e);
-	return (dds_bytes(d) - base > SPARSE_MAX * 16);
-}
-
 /* A value in the middle of bucket k (k >= 1) at ALPHA; sign s. */
 static double
 in_bucket(int k, int s)
@@ -1292,9 +1280,9 @@ START_TEST(test_sparse_switch)
 			add_bucket(half[i % 2], ks[i], sign,
 			    1 + (ks[i] - 1) / 3 % 3);
 		}
-		ck_assert_int_eq(is_dense(up), n > SPARSE_MAX);
-		ck_assert_int_eq(is_dense(down), n > SPARSE_MAX);
-		ck_assert_int_eq(is_dense(mix), n > SPARSE_MAX);
+		ck_assert_int_eq(dds_is_dense(up), n > SPARSE_MAX);
+		ck_assert_int_eq(dds_is_dense(down), n > SPARSE_MAX);
+		ck_assert_int_eq(dds_is_dense(mix), n > SPARSE_MAX);
 		assert_same(up, down);
 		assert_same(up, mix);
 		m = dds_copy(half[0]);
@@ -1351,9 +1339,9 @@ START_TEST(test_sparse_collapse)
 			add_bucket(parts[i % np], ks[i], 1, 1);
 		}
 		if (bins[b] <= SPARSE_MAX)
-			ck_assert(!is_dense(up) && !is_dense(mix));
+			ck_assert(!dds_is_dense(up) && !dds_is_dense(mix));
 		if (bins[b] == 100)
-			ck_assert(is_dense(up) && is_dense(down));
+			ck_assert(dds_is_dense(up) && dds_is_dense(down));
 		assert_same(up, down);
 		assert_same(up, mix);
 		m = merge_tree(parts, np);
@@ -1370,12 +1358,12 @@ START_TEST(test_sparse_collapse)
 	down = dds_new(ALPHA, 80);
 	for (i = 0; i < 33; i++)
 		add_bucket(up, 1 + 2 * (int)i, 1, 2);
-	ck_assert(is_dense(up));
+	ck_assert(dds_is_dense(up));
 	add_bucket(up, 1000, 1, 1);
 	add_bucket(down, 1000, 1, 1);
 	for (i = 33; i > 0; i--)
 		add_bucket(down, 2 * (int)i - 1, 1, 2);
-	ck_assert(is_dense(up) && !is_dense(down));
+	ck_assert(dds_is_dense(up) && !dds_is_dense(down));
 	assert_same(up, down);
 	/* 66 values in bucket 1000 - 80 + 1, one in 1000. */
 	ck_assert(dds_quantile(up, 0.5) ==
@@ -1433,8 +1421,8 @@ merge_forms_check(const struct form *fa, int sa, const struct form *fb,
 
 	a = form_build(fa, sa, bins);
 	b = form_build(fb, sb, bins);
-	ck_assert_int_eq(is_dense(a), fa->dense);
-	ck_assert_int_eq(is_dense(b), fb->dense);
+	ck_assert_int_eq(dds_is_dense(a), fa->dense);
+	ck_assert_int_eq(dds_is_dense(b), fb->dense);
 	all = form_build(fa, sa, bins);
 	for (i = 0; i < fb->n; i++)
 		add_bucket(all, fb->k[i], sb, fb->c[i]);
@@ -1523,18 +1511,24 @@ START_TEST(test_sparse_bytes)
 	d = dds_new(ALPHA, BINS);
 	for (i = 0; i < 8; i++)
 		dds_add(d, pow(10, -3 + 3 * (double)i / 7));	/* 1ms .. 1s */
-	/* Dense, 1ms .. 1s spans 350 buckets: 2.8 KB at least. */
-	ck_assert_uint_le(dds_bytes(d), base + 8 * 16);
+	/*
+	 * Dense, 1ms .. 1s spans 350 buckets: 2.8 KB at least.  Sparse, 8
+	 * bins of 16 bytes, and the sum's digits: 1ms .. 1s span 10 binary
+	 * exponents, 3 to 4 digits of 32 bits (and 2 to spare) of 8 bytes.
+	 */
+	ck_assert(!dds_is_dense(d));
+	ck_assert_uint_le(dds_bytes(d), base + 8 * 16 + 6 * 8);
 	ck_assert_uint_lt(dds_bytes(d), 1024);
 	ck_assert_uint_eq(dds_count(d), 8);
 	ck_assert(dds_min(d) == 1e-3 && dds_max(d) == 1);
 	dds_free(e);
 	e = dds_copy(d);
-	ck_assert_uint_eq(dds_bytes(e), dds_bytes(d));
+	ck_assert_uint_le(dds_bytes(e), dds_bytes(d));	/* no spare digits */
 	assert_same(d, e);
 	dds_free(e);
 	e = form_reload(d);		/* a stored partial, read back */
-	ck_assert_uint_le(dds_bytes(e), base + 8 * 16);
+	ck_assert(!dds_is_dense(e));
+	ck_assert_uint_le(dds_bytes(e), base + 8 * 16 + 6 * 8);
 	assert_same(d, e);
 	/*
 	 * Packed, the zero buckets between them are runs: about 2 bytes a

@@ -494,6 +494,89 @@ START_TEST(test_arena)
 }
 END_TEST
 
+#define NL	34		/* limbs of ddsketch's packed sum */
+
+/* Limbs of x; the same with x normalised first; x rebuilt from them. */
+static void
+limbs_roundtrip(struct xsum *x, uint64_t *l)
+{
+	struct xsum	y;
+	uint64_t	l2[NL], l3[NL];
+
+	xsum_get_limbs(x, l, NL);
+	xsum_normalize(x);
+	xsum_get_limbs(x, l2, NL);
+	ck_assert_int_eq(memcmp(l, l2, sizeof(l2)), 0);
+	xsum_init(&y);
+	xsum_set_limbs(&y, l, NL);
+	ck_assert(xsum_equal(x, &y));
+	ck_assert(xsum_value(x) == xsum_value(&y));
+	xsum_get_limbs(&y, l3, NL);
+	ck_assert_int_eq(memcmp(l, l3, sizeof(l3)), 0);
+	xsum_clear(&y);
+}
+
+/*
+ * The accumulator as two's complement limbs (ddsketch's packed form) and
+ * back: exact bits for known values, and the same sum back for any.
+ */
+START_TEST(test_limbs)
+{
+	struct xsum	x;
+	uint64_t	l[NL];
+	size_t		i, r, n;
+	double		v;
+	int		k;
+
+	xsum_init(&x);
+	limbs_roundtrip(&x, l);			/* zero */
+	for (i = 0; i < NL; i++)
+		ck_assert_uint_eq(l[i], 0);
+
+	xsum_add(&x, 1.0);			/* 2^1074: limb 16, bit 50 */
+	limbs_roundtrip(&x, l);
+	for (i = 0; i < NL; i++)
+		ck_assert_uint_eq(l[i], i == 16 ? UINT64_C(1) << 50 : 0);
+	xsum_add(&x, -2.0);			/* -1: ones from bit 1074 up */
+	limbs_roundtrip(&x, l);
+	for (i = 0; i < NL; i++)
+		ck_assert_uint_eq(l[i], i < 16 ? 0 : i == 16 ?
+		    ~((UINT64_C(1) << 50) - 1) : UINT64_MAX);
+	xsum_clear(&x);
+
+	xsum_add(&x, -DBL_TRUE_MIN);		/* -1 unit: every bit set */
+	limbs_roundtrip(&x, l);
+	for (i = 0; i < NL; i++)
+		ck_assert_uint_eq(l[i], UINT64_MAX);
+	xsum_clear(&x);
+
+	/* 2^20 times DBL_MAX, either sign: 2^2118 units and more. */
+	for (k = -1; k <= 1; k += 2) {
+		for (i = 0; i < (1u << 20); i++)
+			xsum_add(&x, k * DBL_MAX);
+		limbs_roundtrip(&x, l);
+		ck_assert(xsum_value(&x) == k * INFINITY);
+		xsum_clear(&x);
+	}
+
+	/* Random sums, with carries pending, across the whole range. */
+	for (r = 0; r < 300; r++) {
+		n = 1 + next() % 200;
+		for (i = 0; i < n; i++) {
+			do {
+				v = ldexp((double)(next() >> 11),
+				    (int)(next() % 2098) - 1127);
+			} while (!isfinite(v));
+			if (r % 3 == 1)
+				v = ldexp(v, -(int)(next() % 64) - 900);
+			xsum_add(&x, next() & 1 ? -v : v);
+		}
+		limbs_roundtrip(&x, l);
+		xsum_clear(&x);
+	}
+}
+END_TEST
+
 static Suite *
 xsum_suite(void)
 {
@@ -510,6 +593,7 @@ xsum_suite(void)
 	tcase_add_test(tc, test_digit_boundaries);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_arena);
+	tcase_add_test(tc, test_limbs);
 	suite_add_tcase(s, tc);
 	return (s);
 }
