@@ -12,7 +12,12 @@
  * Arenas (see arena.h).  Blocks of ARENA_BLOCK bytes are carved from the
  * front, 16 bytes aligned; an allocation over a quarter of a block that
  * does not fit in what is left of the current one gets a block of its own
- * (so the current block keeps serving small ones).  Released blocks of the standard size go to a pool
+ * (so the current block keeps serving small ones).  When arena_realloc
+ * moves an allocation of up to 512 bytes, the old space goes on a list
+ * per 16-byte size class, and the next allocation of that size takes it
+ * from there: a sketch's arrays grow by doubling, and the space they
+ * leave behind is the same size as a new sketch's first array.  (The lists
+ * live in the freed space itself.)  Released blocks of the standard size go to a pool
  * shared by all threads (up to ARENA_POOL_MAX bytes), so that a run that
  * folds partial after partial does not give memory back to the kernel and
  * fault it in again each time; arena_pool_trim() empties the pool.
@@ -140,6 +145,7 @@ arena_alloc(struct arena *a, size_t size)
 	struct arena_block	*b;
 #ifndef ARENA_DEBUG
 	size_t			 need;
+	void			*r;
 #endif
 
 	if (a == NULL)
@@ -160,6 +166,12 @@ arena_alloc(struct arena *a, size_t size)
 	need = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (need < size)
 		fatalx("arena_alloc: %zu bytes", size);
+	if (need <= ARENA_RECYCLE_CLASSES * ARENA_ALIGN &&
+	    (r = a->recycled[need / ARENA_ALIGN - 1]) != NULL) {
+		/* Never a->last, which a move always leaves behind. */
+		memcpy(&a->recycled[need / ARENA_ALIGN - 1], r, sizeof(r));
+		return (r);
+	}
 	if ((size_t)(a->end - a->p) >= need) {
 		a->last = a->p;
 		a->p += need;
@@ -204,15 +216,16 @@ arena_calloc(struct arena *a, size_t nmemb, size_t size)
 }
 
 /*
- * Resize p (NULL: allocate), which holds old bytes, to size bytes.  The
- * last allocation of the current block grows in place when it can;
- * otherwise the bytes are copied and the old space is left until reset.
+ * Resize p (NULL: allocate), which holds old bytes (no more than were
+ * allocated), to size bytes.  The last allocation of the current block
+ * grows in place when it can; otherwise the bytes are copied, and the old
+ * space goes to the next allocation of its size.
  */
 void *
 arena_realloc(struct arena *a, void *p, size_t old, size_t size)
 {
 	void	*n;
-	size_t	 need;
+	size_t	 need, c;
 
 	if (a == NULL)
 		return (xrealloc(p, size));
@@ -227,11 +240,21 @@ arena_realloc(struct arena *a, void *p, size_t old, size_t size)
 	}
 #else
 	(void)need;
+	(void)c;
 #endif
 	if (size <= old)
 		return (p);
 	n = arena_alloc(a, size);
 	memcpy(n, p, old);
+#ifndef ARENA_DEBUG
+	/* The old space, old bytes at least: for the next of its class. */
+	if (old >= ARENA_ALIGN) {
+		c = (old < ARENA_RECYCLE_CLASSES * ARENA_ALIGN ? old :
+		    ARENA_RECYCLE_CLASSES * ARENA_ALIGN) / ARENA_ALIGN - 1;
+		memcpy(p, &a->recycled[c], sizeof(void *));
+		a->recycled[c] = p;
+	}
+#endif
 	return (n);
 }
 

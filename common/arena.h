@@ -20,6 +20,9 @@
  * so code that allocates through them serves both: a sketch made in an
  * arena has its arena pointer, one made on its own has NULL.
  *
+ * The space a reallocation moved away from is handed out again, by
+ * size class, so that a sketch that grows leaves no garbage behind.
+ *
  * Built with AddressSanitizer, every allocation is a separate heap block
  * (chained for release), so that overruns are still caught.
  */
@@ -32,12 +35,15 @@
 
 struct arena_block;
 
+#define ARENA_RECYCLE_CLASSES	32	/* 16, 32 .. 512 bytes */
+
 struct arena {
 	struct arena_block	*blocks;	/* the current one first */
 	uint8_t			*p;		/* free space of the current */
 	uint8_t			*end;
 	uint8_t			*last;		/* the last allocation */
 	size_t			 bytes;		/* in blocks held */
+	void			*recycled[ARENA_RECYCLE_CLASSES];
 };
 
 void	 arena_init(struct arena *);

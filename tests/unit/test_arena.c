@@ -443,6 +443,69 @@ START_TEST(test_free_in_arena)
 }
 END_TEST
 
+/*
+ * The space a reallocation moved away from goes to the next allocation of
+ * its size class (the old size rounded down to 16 bytes, at most 512),
+ * zeroed by calloc like any other, and is never grown in place.
+ */
+START_TEST(test_recycle)
+{
+	struct arena	 a;
+	uint8_t		*p, *q, *r, *s, *t;
+	size_t		 i;
+
+	arena_init(&a);
+	p = arena_alloc(&a, 64);
+	fill(p, 64, 1);
+	(void)arena_alloc(&a, 16);		/* p is no longer the last */
+	q = arena_realloc(&a, p, 64, 128);
+	ck_assert_ptr_ne(q, p);
+	ck_assert_uint_eq(check_fill(q, 64, 1), 64);
+	r = arena_calloc(&a, 4, 16);
+#ifndef __SANITIZE_ADDRESS__
+	ck_assert_ptr_eq(r, p);
+#endif
+	for (i = 0; i < 64; i++)
+		ck_assert_uint_eq(r[i], 0);
+	fill(r, 64, 2);
+	/* A recycled allocation grows by a copy, never over its neighbour. */
+	s = arena_realloc(&a, r, 64, 80);
+	ck_assert_ptr_ne(s, r);
+	ck_assert_uint_eq(check_fill(s, 64, 2), 64);
+	ck_assert_uint_eq(check_fill(q, 64, 1), 64);
+
+	/* 40 bytes held are a 32-byte class: not enough for 48. */
+	p = arena_alloc(&a, 40);
+	(void)arena_alloc(&a, 16);
+	(void)arena_realloc(&a, p, 40, 400);
+	q = arena_alloc(&a, 48);
+#ifndef __SANITIZE_ADDRESS__
+	ck_assert_ptr_ne(q, p);
+#endif
+	q = arena_alloc(&a, 32);
+#ifndef __SANITIZE_ADDRESS__
+	ck_assert_ptr_eq(q, p);
+#endif
+	/* Over 512 bytes: the 512 class; under 16: not kept. */
+	p = arena_alloc(&a, 1000);
+	t = arena_alloc(&a, 8);
+	(void)arena_realloc(&a, p, 1000, 2000);
+	(void)arena_alloc(&a, 16);
+	(void)arena_realloc(&a, t, 8, 100);
+	q = arena_alloc(&a, 512);
+	r = arena_alloc(&a, 16);
+#ifndef __SANITIZE_ADDRESS__
+	ck_assert_ptr_eq(q, p);
+	ck_assert_ptr_ne(r, t);
+#endif
+	fill(q, 512, 3);
+	fill(r, 16, 4);
+	ck_assert_uint_eq(check_fill(q, 512, 3), 512);
+	ck_assert_uint_eq(check_fill(s, 64, 2), 64);
+	arena_reset(&a);
+}
+END_TEST
+
 /* Exit tests: sizes that overflow, and zero, are fatal. */
 START_TEST(test_reallocarray_overflow_dies)
 {
@@ -689,6 +752,7 @@ arena_suite(void)
 	tcase_add_test(tc, test_bytes_and_reset);
 	tcase_add_test(tc, test_null_arena);
 	tcase_add_test(tc, test_free_in_arena);
+	tcase_add_test(tc, test_recycle);
 	tcase_add_test(tc, test_pool_trim);
 	tcase_add_test(tc, test_threads);
 	/* Exit tests need fork mode (not CK_FORK=no, as under valgrind). */
