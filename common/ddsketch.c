@@ -45,14 +45,15 @@
  *
  * Stores.  Most sketches (one per row of a view) see a handful of values,
  * so a store starts sparse: a sorted array of (bucket, count) pairs for
- * the non-zero buckets, allocated 4, 8, 16, then 32 pairs.  The add that
- * would need a 33rd bucket turns it dense for good: one array of counts
+ * the non-zero buckets, allocated 4, 8, 16, then 32 pairs (of 32-bit
+ * bucket and count).  The add that would need a 33rd bucket, or take the
+ * total past 2^32 - 1, turns it dense for good: one array of counts
  * over a window around lo..hi, grown as the range widens (never past 2m
  * counters).  Both forms apply the collapse rule above through the same
  * lo, hi and total, so the form is invisible: a store's contents, and so
  * dds_equal() and the bytes of dds_pack(), depend only on the values it
  * counted, never on whether it went dense, and merges mix forms freely.
- * dds_unpack() builds whichever form the bucket count calls for.
+ * dds_unpack() builds whichever form the bucket count and total call for.
  *
  * Merging.  Because H only grows and max(max(i, a), b) = max(i, max(a,b)),
  * the state after any sequence of adds and merges is the function above of
@@ -113,10 +114,14 @@ struct dds_sum {
 #define STORE_SPARSE_MIN	4	/* bins first allocated */
 #define STORE_SPARSE_MAX	32	/* bins before a store turns dense */
 
-/* A non-zero bucket of a sparse store. */
+/*
+ * A non-zero bucket of a sparse store.  Bucket indices fit in 32 bits (see
+ * Mapping), and so do the counts of a sparse store, whose total is kept
+ * at most UINT32_MAX (a store that would pass it turns dense).
+ */
 struct dds_bin {
-	int64_t		 idx;
-	uint64_t	 n;
+	int32_t		 idx;
+	uint32_t	 n;
 };
 
 /*
@@ -125,29 +130,33 @@ struct dds_bin {
  */
 struct dds_store {
 	uint64_t	*counts;
-	size_t		 cap;
-	int64_t		 offset;
-	int64_t		 lo;		/* lowest non-zero bucket */
-	int64_t		 hi;		/* highest non-zero bucket */
-	uint64_t	 total;		/* 0: empty, lo and hi meaningless */
 	struct dds_bin	*bins;
-	size_t		 nbins;
-	size_t		 bincap;
+	uint64_t	 total;		/* 0: empty, lo and hi meaningless */
+	int32_t		 offset;
+	int32_t		 lo;		/* lowest non-zero bucket */
+	int32_t		 hi;		/* highest non-zero bucket */
+	uint32_t	 cap;
+	uint16_t	 nbins;
+	uint16_t	 bincap;
 };
 
+/*
+ * What an add reads and writes comes first (two cache lines), the
+ * negative store and what only merging and reporting read after.
+ */
 struct ddsketch {
-	struct arena	*a;		/* where it lives; NULL: the heap */
-	double		 alpha;
-	double		 lngamma;	/* log(gamma) */
 	double		 invlngamma;	/* 1 / lngamma, rounded */
 	int		 max_bins;
-	uint64_t	 zero;
 	uint64_t	 count;
+	uint64_t	 zero;
 	double		 min;		/* +inf when empty */
 	double		 max;		/* -inf when empty */
 	struct xsum	 sum;		/* exact, in a's memory */
 	struct dds_store pos;
 	struct dds_store neg;
+	struct arena	*a;		/* where it lives; NULL: the heap */
+	double		 alpha;
+	double		 lngamma;	/* log(gamma) */
 };
 
 /* The bucket of x > 0. */
@@ -477,7 +486,8 @@ store_insert(struct arena *a, struct dds_store *s, size_t k, int64_t i)
 /*
  * Count n values in bucket i of a sparse store, by the rule of store_add.
  * Returns -1, having at most folded, if i needs a bin past
- * STORE_SPARSE_MAX; the caller then turns the store dense.
+ * STORE_SPARSE_MAX or the total would pass UINT32_MAX; the caller then
+ * turns the store dense.
  */
 static int
 store_sparse_add(const struct ddsketch *d, struct dds_store *s, int64_t i,
@@ -488,6 +498,8 @@ store_sparse_add(const struct ddsketch *d, struct dds_store *s, int64_t i,
 	size_t		f, k;
 	int		m = d->max_bins;
 
+	if (n > UINT32_MAX - s->total)
+		return (-1);		/* past a sparse bin's count */
 	floor = (s->total == 0 || i > s->hi ? i : s->hi) - m + 1;
 	if (s->total > 0 && s->lo < floor) {
 		for (f = 0; f < s->nbins && s->bins[f].idx < floor; f++)
@@ -925,7 +937,7 @@ store_unpack(struct msg_reader *r, struct ddsketch *d, struct dds_store *s,
 	}
 	s->lo = offset;
 	s->hi = offset + (int64_t)width - 1;
-	if (nonzero > STORE_SPARSE_MAX)
+	if (nonzero > STORE_SPARSE_MAX || total > UINT32_MAX)
 		store_reserve(d, s, s->lo, s->hi, 0);
 	for (p = b, j = offset; p < end; j++) {
 		store_entry(&p, end, version, &zeros, &v);

@@ -1544,6 +1544,44 @@ START_TEST(test_sparse_bytes)
 }
 END_TEST
 
+/*
+ * A sparse store's counts are 32 bits: a store whose total would pass
+ * 2^32 - 1 turns dense, by merging or when read back, and nothing else
+ * changes: its quantiles, and its bytes, are those of any other form.
+ */
+START_TEST(test_sparse_large_counts)
+{
+	struct ddsketch	*d, *e, *f;
+	int		 i;
+
+	d = dds_new(ALPHA, BINS);
+	dds_add(d, 3.0);
+	dds_add(d, 5.0);
+	dds_add(d, 70.0);
+	for (i = 0; i < 30; i++) {		/* 3 * 2^30 values */
+		ck_assert_int_eq(dds_merge(d, d, NULL), 0);
+		ck_assert(!dds_is_dense(d));
+	}
+	e = form_reload(d);
+	ck_assert(!dds_is_dense(e));
+	assert_same(d, e);
+	ck_assert_int_eq(dds_merge(d, d, NULL), 0);	/* 3 * 2^31 */
+	ck_assert(dds_is_dense(d));
+	ck_assert_uint_eq(dds_count(d), UINT64_C(3) << 31);
+	ck_assert(fabs(dds_quantile(d, 0.5) - 5.0) <= 5.0 * ALPHA);
+	f = form_reload(d);
+	ck_assert(dds_is_dense(f));
+	assert_same(d, f);
+	/* The sparse copy merged the other way round: the same state. */
+	ck_assert_int_eq(dds_merge(e, e, NULL), 0);
+	ck_assert(dds_is_dense(e));
+	assert_same(d, e);
+	dds_free(d);
+	dds_free(e);
+	dds_free(f);
+}
+END_TEST
+
 /* Arenas */
 
 #define ARENA_NVALS	4000
@@ -1736,6 +1774,7 @@ ddsketch_suite(void)
 	tcase_add_test(tc, test_sparse_collapse);
 	tcase_add_test(tc, test_merge_forms);
 	tcase_add_test(tc, test_sparse_bytes);
+	tcase_add_test(tc, test_sparse_large_counts);
 	tcase_add_test(tc, test_hostile_fields);
 	tcase_add_test(tc, test_hostile_sum);
 	tcase_add_test(tc, test_hostile_bytes);
