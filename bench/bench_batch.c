@@ -934,7 +934,8 @@ bench_empty_views(void)
 	sqlite_exec(db, "DELETE FROM lamina_views");
 	sqlite_exec(db, "DELETE FROM lamina_builds");
 	sqlite_exec(db, "COMMIT");
-	if (sqlite3_close(db) != SQLITE_OK)	/* checkpoints, drops the WAL */
+	/* Closing checkpoints, and removes the WAL. */
+	if (sqlite3_close(db) != SQLITE_OK)
 		fatalx("%s: close: %s", path, sqlite3_errmsg(db));
 }
 

@@ -16,11 +16,12 @@
  * moves an allocation of up to 512 bytes, the old space goes on a list
  * per 16-byte size class, and the next allocation of that size takes it
  * from there: a sketch's arrays grow by doubling, and the space they
- * leave behind is the same size as a new sketch's first array.  (The lists
- * live in the freed space itself.)  Released blocks of the standard size go to a pool
- * shared by all threads (up to ARENA_POOL_MAX bytes), so that a run that
- * folds partial after partial does not give memory back to the kernel and
- * fault it in again each time; arena_pool_trim() empties the pool.
+ * leave behind is the same size as a new sketch's first array.  (The
+ * lists live in the freed space itself.)  Released blocks of the standard
+ * size go to a pool shared by all threads (up to ARENA_POOL_MAX bytes), so
+ * that a run that folds partial after partial does not give memory back
+ * to the kernel and fault it in again each time; arena_pool_trim()
+ * empties the pool.
  */
 
 #include <pthread.h>

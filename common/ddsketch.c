@@ -131,7 +131,7 @@ struct dds_bin {
 struct dds_store {
 	uint64_t	*counts;
 	struct dds_bin	*bins;
-	uint64_t	 total;		/* 0: empty, lo and hi meaningless */
+	uint64_t	 total;		/* 0: empty, lo, hi meaningless */
 	int32_t		 offset;
 	int32_t		 lo;		/* lowest non-zero bucket */
 	int32_t		 hi;		/* highest non-zero bucket */
@@ -154,7 +154,7 @@ struct ddsketch {
 	struct xsum	 sum;		/* exact, in a's memory */
 	struct dds_store pos;
 	struct dds_store neg;
-	struct arena	*a;		/* where it lives; NULL: the heap */
+	struct arena	*a;		/* where it is; NULL: the heap */
 	double		 alpha;
 	double		 lngamma;	/* log(gamma) */
 };

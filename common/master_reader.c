@@ -387,7 +387,10 @@ reader_next_sealed(struct master_reader *r, struct seg_record *rec,
 
 	for (;;) {
 		if (r->fileoff == r->size) {
-			/* Else it would be opened again for the offsets it lacks. */
+			/*
+			 * Else it would be opened again for the offsets it
+			 * lacks.
+			 */
 			if (r->expect <= r->last) {
 				xasprintf(cause, "%s: sealed segment ends at "
 				    "offset %" PRIu64 ", the catalog says its "
@@ -404,8 +407,9 @@ reader_next_sealed(struct master_reader *r, struct seg_record *rec,
 		case SEG_OK:
 			if (rec->offset != r->expect) {
 				xasprintf(cause, "%s: byte %" PRIu64 ": offset "
-				    "%" PRIu64 " where %" PRIu64 " was expected",
-				    r->path, r->fileoff, rec->offset, r->expect);
+				    "%" PRIu64 " where %" PRIu64 " was "
+				    "expected", r->path, r->fileoff,
+				    rec->offset, r->expect);
 				return (-1);
 			}
 			r->fileoff += rec->size;
@@ -415,7 +419,7 @@ reader_next_sealed(struct master_reader *r, struct seg_record *rec,
 			xasprintf(cause, "%s: byte %" PRIu64 ": %s", r->path,
 			    r->fileoff, why);
 			return (-1);
-		case SEG_END:		/* a zero length, or no bytes at hand */
+		case SEG_END:	/* a zero length, or no bytes at hand */
 		case SEG_SHORT:
 			if ((r->buflen - at < 4 || rc == SEG_SHORT) &&
 			    r->bufoff + r->buflen < r->size) {

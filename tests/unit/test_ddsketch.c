@@ -1523,7 +1523,8 @@ START_TEST(test_sparse_bytes)
 	ck_assert(dds_min(d) == 1e-3 && dds_max(d) == 1);
 	dds_free(e);
 	e = dds_copy(d);
-	ck_assert_uint_le(dds_bytes(e), dds_bytes(d));	/* no spare digits */
+	/* No spare digits in the copy. */
+	ck_assert_uint_le(dds_bytes(e), dds_bytes(d));
 	assert_same(d, e);
 	dds_free(e);
 	e = form_reload(d);		/* a stored partial, read back */

@@ -1489,7 +1489,8 @@ START_TEST(test_reader_buffer)
 	uint64_t		 i, off, starts[300];
 	uint8_t			*buf;
 	size_t			 len, nrec;
-	char			*pad = xmalloc(1 << 20), *cause = NULL, *path;
+	char			*pad = xmalloc(1 << 20), *path;
+	char			*cause = NULL;
 	char			 want[512];
 	int			 lazy;
 
