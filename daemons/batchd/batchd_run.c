@@ -648,8 +648,15 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 		store_rollback(run->db);
 		for (v = 0; v < pl->nviews; v++)
 			store_writer_discard(pl->views[v]->writer);
-	} else
+	} else {
+		/*
+		 * The page cache holds what the transaction wrote, which no
+		 * later chunk reads (a rebuild appends): given back, so that
+		 * memory stays at one transaction's pages, not 256 MiB.
+		 */
+		sqlite3_db_release_memory(run->db);
 		ckpt_poke();
+	}
 	return (rc);
 }
 
