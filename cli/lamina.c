@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +39,28 @@ static const struct cli_cmd	cli_cmds[] = {
 	{ NULL, NULL, NULL }
 };
 
-/* A decimal number, all of it (a command's option). */
-int
-cli_parse_u64(const char *s, uint64_t *v)
+/*
+ * A decimal number of at most max, all of it (a command's option): NULL,
+ * or what is wrong with s.
+ */
+const char *
+cli_parse_u64(const char *s, uint64_t max, uint64_t *v)
 {
-	char	*end;
+	static char	 why[64];
+	char		*end;
 
 	errno = 0;
 	if (*s < '0' || *s > '9')
-		return (-1);
+		return ("not a number");
 	*v = strtoull(s, &end, 10);
-	return (*end != '\0' || errno != 0 ? -1 : 0);
+	if (*end != '\0')
+		return ("not a number");
+	if (errno == ERANGE || *v > max) {
+		snprintf(why, sizeof(why), "too large (at most %" PRIu64 ")",
+		    max);
+		return (why);
+	}
+	return (NULL);
 }
 
 static void __attribute__((__noreturn__))

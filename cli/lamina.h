@@ -29,7 +29,7 @@ struct cli_cmd {
 };
 
 /* lamina.c */
-int		 cli_parse_u64(const char *, uint64_t *);
+const char	*cli_parse_u64(const char *, uint64_t, uint64_t *);
 
 /* lamina_dump.c */
 int		 cmd_dump(struct conf *, int, char **);

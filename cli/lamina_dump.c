@@ -69,6 +69,7 @@ cmd_dump(struct conf *conf, int argc, char **argv)
 	struct master_reader		*r;
 	struct master_record		 rec;
 	uint64_t			 from = 0, limit = UINT64_MAX, n = 0;
+	const char			*why;
 	char				*cause;
 	int				 ch, rc = 0;
 
@@ -77,11 +78,10 @@ cmd_dump(struct conf *conf, int argc, char **argv)
 		switch (ch) {
 		case 'f':
 		case 'n':
-			if (cli_parse_u64(optarg, ch == 'f' ? &from : &limit) ==
-			    -1) {
-				fprintf(stderr, "lamina: dump: --%s: not a "
-				    "number: %s\n", ch == 'f' ? "from" :
-				    "limit", optarg);
+			if ((why = cli_parse_u64(optarg, UINT64_MAX,
+			    ch == 'f' ? &from : &limit)) != NULL) {
+				fprintf(stderr, "lamina: dump: --%s: %s: %s\n",
+				    ch == 'f' ? "from" : "limit", why, optarg);
 				return (2);
 			}
 			break;

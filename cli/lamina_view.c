@@ -211,7 +211,7 @@ cmd_view(struct conf *conf, int argc, char **argv)
 	struct store_view		 sv;
 	sqlite3				*db;
 	sqlite3_stmt			*stmt = NULL;
-	const char			*order = NULL;
+	const char			*order = NULL, *why;
 	char				*path, *sql, *cause = NULL;
 	uint64_t			 limit = UINT64_MAX;
 	size_t				 m;
@@ -225,10 +225,11 @@ cmd_view(struct conf *conf, int argc, char **argv)
 			order = optarg;
 			break;
 		case 'n':
-			if (cli_parse_u64(optarg, &limit) == -1 ||
-			    limit > INT64_MAX) {
-				fprintf(stderr, "lamina: view: --limit: not a "
-				    "number: %s\n", optarg);
+			/* SQLite's LIMIT is an int64 */
+			if ((why = cli_parse_u64(optarg, INT64_MAX,
+			    &limit)) != NULL) {
+				fprintf(stderr, "lamina: view: --limit: %s: "
+				    "%s\n", why, optarg);
 				return (2);
 			}
 			break;

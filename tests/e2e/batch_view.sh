@@ -72,8 +72,10 @@ view_fails 2 "lamina: view: --limit: not a number: 5x" pages_hourly \
     --limit 5x
 view_fails 2 "lamina: view: --limit: not a number: -1" pages_hourly \
     --limit -1
-view_fails 2 "lamina: view: --limit: not a number: 9223372036854775808" \
-    pages_hourly --limit 9223372036854775808
+view_fails 2 "lamina: view: --limit: too large (at most 9223372036854775807): \
+9223372036854775808" pages_hourly --limit 9223372036854775808
+view_fails 2 "lamina: view: --limit: too large (at most 9223372036854775807): \
+99999999999999999999" pages_hourly --limit 99999999999999999999
 view_fails 2 "usage: lamina view VIEW [--order METRIC] [--limit N]"
 # A view in the configuration that batchd has not built (another file
 # naming the same data directory).

@@ -28,6 +28,16 @@ lamina dump pageviews --from 4990 --limit 5 > "$T/part.jsonl"
 sed -n 4991,4995p "$T/sent.jsonl" > "$T/sent-part.jsonl"
 "$PY" "$HELPERS/check_roundtrip.py" "$T/sent-part.jsonl" "$T/part.jsonl" 4990 ||
     fail "dump --from 4990 --limit 5"
+# Options that are not numbers, or too large for one: exit 2, named.
+lamina dump pageviews --from 12x > /dev/null 2> "$T/opt.err"
+expect_eq "dump --from 12x: exit status" $? 2
+expect_eq "dump --from 12x: message" "$(cat "$T/opt.err")" \
+    "lamina: dump: --from: not a number: 12x"
+lamina dump pageviews --limit 18446744073709551616 > /dev/null 2> "$T/opt.err"
+expect_eq "dump --limit 2^64: exit status" $? 2
+expect_eq "dump --limit 2^64: message" "$(cat "$T/opt.err")" \
+    "lamina: dump: --limit: too large (at most 18446744073709551615): \
+18446744073709551616"
 
 # --- refusals by lamina send ----------------------------------------
 # send_refused NAME EXPECTED-STDERR < INPUT: exit 1, exactly that stderr,
