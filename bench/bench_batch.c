@@ -994,7 +994,7 @@ bench_rebuild(int workers, int one_core, int reuse, int keep_running)
 {
 	struct runinfo	 ri;
 	double		 t[BENCH_MAX_RUNS], busy[BENCH_MAX_RUNS];
-	double		 other[BENCH_MAX_RUNS], wall;
+	double		 other[BENCH_MAX_RUNS], peak[BENCH_MAX_RUNS], wall;
 	uint64_t	 rowsw = 0;
 	int64_t		 w0, a0, s0, cpu;
 	char		 name[64];
@@ -1017,6 +1017,8 @@ bench_rebuild(int workers, int one_core, int reuse, int keep_running)
 		wall = (now_ns() - w0) / 1e9;
 		other[i] = (cpu_all_ns() - a0 - cpu - (cpu_self_ns() - s0)) /
 		    1e9 / wall;
+		/* The daemon's first run was the rebuild: its peak is ours. */
+		peak[i] = mem_peak_kib(batchd_pid) / 1024.0;
 		if (ri.events != nevents)
 			fatalx("rebuild: %" PRIu64 " events folded, expected "
 			    "%" PRIu64, ri.events, nevents);
@@ -1027,9 +1029,10 @@ bench_rebuild(int workers, int one_core, int reuse, int keep_running)
 			printf("  rebuild, %d worker%s, run %d: %.3f s, "
 			    "%.0f events/s, %" PRIu64 " rows, %" PRIu64
 			    " segments, %.2f cores busy, other processes "
-			    "%.2f\n", workers, workers > 1 ? "s" : "", i + 1,
-			    t[i], ri.events / t[i], ri.rows, ri.segments,
-			    busy[i], other[i]);
+			    "%.2f, peak memory %.0f MiB\n", workers,
+			    workers > 1 ? "s" : "", i + 1, t[i],
+			    ri.events / t[i], ri.rows, ri.segments, busy[i],
+			    other[i], peak[i]);
 		if (!(keep_running && i == nruns - 1)) {
 			batchd_stop();
 			views_mib = views_size() / 1048576.0;
@@ -1039,10 +1042,10 @@ bench_rebuild(int workers, int one_core, int reuse, int keep_running)
 	    one_core ? "1 core" : "2 cores", workers, workers > 1 ? "s" : "",
 	    reuse ? " *" : "");
 	add_row(name, nevents, median(t, nruns), "%" PRIu64 " rows written; "
-	    "%s%.2f cores busy, others %.2f%s", rowsw, nruns > 1 ?
-	    (nruns == 3 ? "median of 3; " : "median; ") : "",
-	    median(busy, nruns), median(other, nruns), reuse ? "; *: views.db "
-	    "kept, its tables dropped" : "");
+	    "%s%.2f cores busy, others %.2f; peak memory %.0f MiB%s", rowsw,
+	    nruns > 1 ? (nruns == 3 ? "median of 3; " : "median; ") : "",
+	    median(busy, nruns), median(other, nruns), median(peak, nruns),
+	    reuse ? "; *: views.db kept, its tables dropped" : "");
 }
 
 /*

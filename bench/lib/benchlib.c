@@ -141,6 +141,24 @@ cpu_pid_ns(pid_t pid)
 	return ((int64_t)(ut + st) * (1000000000 / sysconf(_SC_CLK_TCK)));
 }
 
+/* The largest resident memory of process pid so far (VmHWM), in KiB. */
+int64_t
+mem_peak_kib(pid_t pid)
+{
+	char		 path[64], line[256];
+	long long	 kib = 0;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %lld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (kib);
+}
+
 /* CPU time spent by the whole machine (all cores, not idle) in ns. */
 int64_t
 cpu_all_ns(void)

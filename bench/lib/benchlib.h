@@ -30,5 +30,6 @@ int64_t		 now_ns(void);
 int64_t		 cpu_pid_ns(pid_t);
 int64_t		 cpu_all_ns(void);
 int64_t		 cpu_self_ns(void);
+int64_t		 mem_peak_kib(pid_t);
 
 #endif
