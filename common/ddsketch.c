@@ -292,15 +292,46 @@ sum_to_double(const struct dds_sum *s)
 	return (neg ? -v : v);
 }
 
-/* Number of significant bits of |s|. */
-static int
-sum_bitlen(const struct dds_sum *s)
+/* s = n x, exactly (x finite: |n x| < 2^64 2^1024 fits). */
+static void
+sum_product(struct dds_sum *s, uint64_t n, double x)
 {
-	struct dds_sum	m = *s;
+	unsigned __int128	p;
+	uint64_t		m;
+	int			e, b, w, sh;
 
-	if (sum_isneg(&m))
-		sum_negate(&m);
-	return (sum_top(&m) + 1);
+	memset(s, 0, sizeof(*s));
+	if (n == 0 || x == 0)
+		return;
+	m = (uint64_t)ldexp(frexp(fabs(x), &e), 53);	/* |x| = m 2^(e-53) */
+	if ((b = e - 53 + SUM_SHIFT) < 0) {
+		m >>= -b;		/* subnormal: those bits are 0 */
+		b = 0;
+	}
+	p = (unsigned __int128)m * n;		/* under 2^117 */
+	w = b / 64;
+	sh = b % 64;
+	s->l[w] = (uint64_t)p << sh;
+	s->l[w + 1] = sh == 0 ? (uint64_t)(p >> 64) :
+	    (uint64_t)(p >> (64 - sh));
+	if (sh != 0)
+		s->l[w + 2] = (uint64_t)(p >> (128 - sh));
+	if (x < 0)
+		sum_negate(s);
+}
+
+/* a < b. */
+static int
+sum_less(const struct dds_sum *a, const struct dds_sum *b)
+{
+	int	i;
+
+	if (sum_isneg(a) != sum_isneg(b))
+		return (sum_isneg(a));
+	for (i = SUM_LIMBS - 1; i >= 0; i--)
+		if (a->l[i] != b->l[i])
+			return (a->l[i] < b->l[i]);
+	return (0);
 }
 
 /*
@@ -1206,8 +1237,9 @@ dds_sign_class(double x)
 static int
 dds_check(const struct ddsketch *d, const struct dds_sum *s, char **cause)
 {
+	struct dds_sum	lo, hi;
 	uint64_t	n = d->zero;
-	int		lowc, highc, bl;
+	int		lowc, highc;
 
 	if (d->pos.total > UINT64_MAX - n ||
 	    d->neg.total > UINT64_MAX - n - d->pos.total ||
@@ -1239,11 +1271,13 @@ dds_check(const struct ddsketch *d, const struct dds_sum *s, char **cause)
 		    "bucket", d->min, d->max);
 		return (-1);
 	}
-	/* Every value is below 2^1024: |sum| < count * 2^1024. */
-	bl = 64 - __builtin_clzll(d->count);
-	if (sum_bitlen(s) > SUM_TOP + bl) {
-		xasprintf(cause, "ddsketch: sum out of range for count %llu",
-		    (unsigned long long)d->count);
+	/* count values between min and max: their sum is too. */
+	sum_product(&lo, d->count, d->min);
+	sum_product(&hi, d->count, d->max);
+	if (sum_less(s, &lo) || sum_less(&hi, s)) {
+		xasprintf(cause, "ddsketch: sum %.17g is not within count %llu "
+		    "times min %.17g and max %.17g", sum_to_double(s),
+		    (unsigned long long)d->count, d->min, d->max);
 		return (-1);
 	}
 	return (0);

@@ -39,6 +39,12 @@
  *		is indexed by |x|.  Version 1, still read, had a varint for
  *		every bucket from the first to the last, zeros included.
  *
+ * dds_unpack() checks the fields against each other: the buckets and the
+ * zero count add up to count, the signs of min and max are those of the
+ * lowest and highest non-empty buckets, a positive max and a negative min
+ * are in their stores' highest buckets, and the exact sum lies between
+ * count * min and count * max (the sum of count values in [min, max]).
+ *
  * The _in functions put the sketch and everything it later grows into an
  * arena (arena.h), NULL meaning the heap as the plain ones do; dds_free()
  * of an arena sketch releases nothing, arena_reset() does.

@@ -1012,6 +1012,7 @@ START_TEST(test_hostile_fields)
 	refuse(&r, "ddsketch: min 2 or max 2 outside its bucket");
 	r.min = 0.99;
 	r.max = 1.015;
+	r.sum = 3.0;			/* in [3 * 0.99, 3 * 1.015] */
 	admit(&r);
 
 	/* Stores: trimmed, shortest varints, within 64 bits, in range. */
@@ -1123,6 +1124,7 @@ END_TEST
 
 START_TEST(test_hostile_sum)
 {
+	struct ddsketch	*d;
 	struct raw	 r;
 	char		 m[300];
 
@@ -1136,8 +1138,9 @@ START_TEST(test_hostile_sum)
 	r.sum_e = -1074;
 	r.sum_m = "\x01";		/* tiny but fine */
 	admit(&r);
-	r.sum_m = "\xff";		/* -2^-1074 */
-	admit(&r);
+	r.sum_m = "\xff";		/* -2^-1074: below 4 * min = 0 */
+	refuse(&r, "ddsketch: sum -4.9406564584124654e-324 is not within "
+	    "count 4 times min 0 and max 1.0149999999999999");
 	r.sum_e = -1075;
 	refuse(&r, "ddsketch: sum: exponent -1075 out of range");
 	r.sum_e = INT64_MAX;
@@ -1145,8 +1148,9 @@ START_TEST(test_hostile_sum)
 	    "range");
 	r.sum_e = 1095;			/* 1095 + 1074 + 8 bits > 2176 */
 	refuse(&r, "ddsketch: sum: exponent 1095 out of range");
-	r.sum_e = 1094;
-	refuse(&r, "ddsketch: sum out of range for count 4");
+	r.sum_e = 1094;			/* fits the limbs, not the values */
+	refuse(&r, "ddsketch: sum -inf is not within count 4 times min 0 "
+	    "and max 1.0149999999999999");
 	r.sum_mlen = 0;
 	r.sum_e = 0;
 	refuse(&r, "ddsketch: sum: mantissa of 0 bytes");
@@ -1154,13 +1158,62 @@ START_TEST(test_hostile_sum)
 	r.sum_m = m;
 	r.sum_mlen = 273;
 	refuse(&r, "ddsketch: sum: mantissa of 273 bytes");
-	/* 2^1026 with 4 values is beyond 4 * DBL_MAX. */
 	r.sum_mlen = 1;
 	r.sum_m = "\x01";
 	r.sum_e = 1026;
+	refuse(&r, "ddsketch: sum inf is not within count 4 times min 0 and "
+	    "max 1.0149999999999999");
+
+	/*
+	 * The bounds are exact: count * max = 4.06 (times 4 is exact) and
+	 * one unit above it; with no zero, min 127/128 and count 3, 381/128
+	 * and one unit below it.
+	 */
+	r = raw_default();
+	r.sum = 4 * r.max;
 	admit(&r);
-	r.sum_e = 1027;
-	refuse(&r, "ddsketch: sum out of range for count 4");
+	r.sum = nextafter(4 * r.max, INFINITY);
+	refuse(&r, "ddsketch: sum 4.0600000000000005 is not within count 4 "
+	    "times min 0 and max 1.0149999999999999");
+	r.sum = 0;
+	admit(&r);
+	/* 2^60 values: a product over 128 bits once shifted into place. */
+	r.count = (uint64_t)1 << 60;
+	r.zero = r.count - 3;
+	r.sum = ldexp(r.max, 60);
+	admit(&r);
+	r.sum = nextafter(r.sum, INFINITY);
+	refuse(&r, "ddsketch: sum 1.1702153271759498e+18 is not within count "
+	    "1152921504606846976 times min 0 and max 1.0149999999999999");
+	r = raw_default();
+	r.zero = 0;
+	r.count = 3;
+	r.min = 127.0 / 128;
+	r.sum = 381.0 / 128;
+	admit(&r);
+	r.sum = nextafter(381.0 / 128, 0);
+	refuse(&r, "ddsketch: sum 2.9765624999999996 is not within count 3 "
+	    "times min 0.9921875 and max 1.0149999999999999");
+	/*
+	 * As [e, m], 381/128 - 2^-60 = (381 * 2^53 - 1) 2^-60: no double
+	 * (it rounds to 381/128), and still refused.
+	 */
+	r.sum_form = 1;
+	r.sum_e = -60;
+	r.sum_m = "\x2f\x9f\xff\xff\xff\xff\xff\xff";
+	r.sum_mlen = 8;
+	refuse(&r, "ddsketch: sum 2.9765625 is not within count 3 times min "
+	    "0.9921875 and max 1.0149999999999999");
+	r.sum_m = "\x2f\xa0\x00\x00\x00\x00\x00\x00";
+	admit(&r);
+
+	/* Subnormal min and max: their bits below 2^-1074 are zeros. */
+	d = dds_new(ALPHA, 64);
+	dds_add(d, DBL_TRUE_MIN);
+	dds_add(d, 2 * DBL_TRUE_MIN);
+	dds_add(d, 3 * DBL_TRUE_MIN);
+	assert_roundtrip(d);
+	dds_free(d);
 }
 END_TEST
 
