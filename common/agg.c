@@ -209,6 +209,22 @@ agg_value_hash(struct agg_value *val)
 	return (val->hash);
 }
 
+/*
+ * The DDSketch bucket of a non-zero value for sketches of accuracy alpha:
+ * computed once per event, as two quantiles of one field with the same
+ * accuracy (in two views) are common, and the logarithm costs.
+ */
+static inline int64_t
+agg_value_bucket(struct agg_value *val, const struct ddsketch *d,
+    double alpha)
+{
+	if (val->qalpha != alpha) {
+		val->qbucket = dds_bucket(d, val->f);
+		val->qalpha = alpha;
+	}
+	return (val->qbucket);
+}
+
 /* Fold one value (NULL: the event itself, for count) into a state. */
 static inline void
 state_fold(const struct agg_view *v, struct arena *a, size_t m,
@@ -250,7 +266,11 @@ state_fold(const struct agg_view *v, struct arena *a, size_t m,
 	case CONF_M_QUANTILE:
 		if (s->u.dds == NULL)
 			s->u.dds = dds_new_in(a, cm->accuracy, cm->max_bins);
-		dds_add(s->u.dds, val->f);
+		if (val->f == 0)
+			dds_add(s->u.dds, val->f);
+		else
+			dds_add_bucket(s->u.dds, val->f,
+			    agg_value_bucket(val, s->u.dds, cm->accuracy));
 		break;
 	case CONF_M_TOP:
 		if (s->u.topk == NULL)
@@ -1068,7 +1088,7 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 	uint8_t				 b;
 
 	for (i = 0; i < nf; i++)
-		vals[i].present = vals[i].hashed = 0;
+		vals[i].present = vals[i].hashed = 0;	/* and qalpha: below */
 	msg_reader_init(&r, fields, len);
 	if (len > 0 && fields[0] >= 0x80 && fields[0] <= 0x8f) {
 		n = fields[0] & 0x0f;
@@ -1096,7 +1116,9 @@ agg_decode(const struct conf_stream *st, struct agg_value *vals,
 		}
 		at = i + 1;
 		val = &vals[i];
-		val->present = val->hashed = 0; /* a repeated key: the last counts */
+		/* a repeated key: the last counts */
+		val->present = val->hashed = 0;
+		val->qalpha = 0;
 		val->raw = r.p;
 		if (r.p < end && (vn = agg_fast_value(fl[i].type, r.p, end,
 		    val)) != 0)

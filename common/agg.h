@@ -66,6 +66,9 @@ struct agg_value {
 	uint64_t	 hash;		/* hash64 of raw, seed 0, if hashed */
 	int		 hashed;	/* (computed once, by the first
 					   distinct metric that needs it) */
+	double		 qalpha;	/* the accuracy qbucket is for, 0 */
+	int64_t		 qbucket;	/* dds_bucket() of f (likewise, for
+					   quantiles of that accuracy) */
 };
 
 /* The state of one metric in one row; which member is the metric's kind. */

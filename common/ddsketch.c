@@ -1058,15 +1058,32 @@ dds_copy(const struct ddsketch *o)
 void
 dds_add(struct ddsketch *d, double x)
 {
+	dds_add_bucket(d, x, isfinite(x) && x != 0 ? dds_index(d, fabs(x)) :
+	    0);
+}
+
+/*
+ * The bucket of a finite, non-zero x (of |x|, in the store of its sign):
+ * it depends on alpha alone, so a caller adding x to several sketches of
+ * one alpha can find it once, for dds_add_bucket().
+ */
+int64_t
+dds_bucket(const struct ddsketch *d, double x)
+{
+	return (dds_index(d, fabs(x)));
+}
+
+/* dds_add() of x, whose bucket i = dds_bucket(d, x) (any i for 0). */
+void
+dds_add_bucket(struct ddsketch *d, double x, int64_t i)
+{
 	if (!isfinite(x) || d->count == UINT64_MAX)
 		return;
 	if (x == 0) {
 		x = 0.0;		/* -0.0 too: one canonical zero */
 		d->zero++;
-	} else if (x > 0)
-		store_add(d, &d->pos, dds_index(d, x), 1);
-	else
-		store_add(d, &d->neg, dds_index(d, -x), 1);
+	} else
+		store_add(d, x > 0 ? &d->pos : &d->neg, i, 1);
 	d->count++;
 	xsum_add(&d->sum, x);
 	if (x < d->min)

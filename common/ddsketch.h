@@ -75,6 +75,8 @@ void	 dds_free(struct ddsketch *);
 struct ddsketch *dds_copy(const struct ddsketch *);
 struct ddsketch *dds_copy_in(struct arena *, const struct ddsketch *);
 void	 dds_add(struct ddsketch *, double);
+int64_t	 dds_bucket(const struct ddsketch *, double);
+void	 dds_add_bucket(struct ddsketch *, double, int64_t);
 int	 dds_merge(struct ddsketch *, const struct ddsketch *, char **);
 double	 dds_quantile(const struct ddsketch *, double);
 uint64_t dds_count(const struct ddsketch *);

@@ -195,6 +195,7 @@ pack_str(msgpack_packer *pk, const char *s)
 	"      bdist: {distinct: bytes, precision: 8}\n"		\
 	"      q: {quantile: lat}\n"					\
 	"      qb: {quantile: bytes, accuracy: 0.05, max_bins: 64}\n"	\
+	"      ql: {quantile: lat, accuracy: 0.05, max_bins: 64}\n"	\
 	"      tbot: {top: bot, k: 2}\n"				\
 	"      tuser: {top: user, k: 5}\n"				\
 	"      tuser2: {top: user, k: 64}\n"				\
@@ -215,11 +216,11 @@ pack_str(msgpack_packer *pk, const char *s)
 
 enum {
 	M_N, M_BYTES, M_LAT, M_BMIN, M_BMAX, M_LMIN, M_LMAX, M_USERS, M_BDIST,
-	M_Q, M_QB, M_TBOT, M_TUSER, M_TUSER2, M_COUNT
+	M_Q, M_QB, M_QL, M_TBOT, M_TUSER, M_TUSER2, M_COUNT
 };
 static const char *const main_metrics[M_COUNT] = {
 	"n", "bytes", "lat", "bmin", "bmax", "lmin", "lmax", "users", "bdist",
-	"q", "qb", "tbot", "tuser", "tuser2"
+	"q", "qb", "ql", "tbot", "tuser", "tuser2"
 };
 
 /*
@@ -736,7 +737,7 @@ struct ref {
 	int64_t		 bmin, bmax;
 	double		 lmin, lmax;
 	struct hll	*users, *bdist;
-	struct ddsketch	*q, *qb;
+	struct ddsketch	*q, *qb, *ql;
 	uint64_t	 bot[2];
 };
 
@@ -811,9 +812,12 @@ oracle_main(const struct agg_view *v, struct agg_partial *p,
 				rf->lmax = lat;
 			rf->nl++;
 			rf->lsum += evs[i].latm;
-			if (rf->q == NULL)
+			if (rf->q == NULL) {
 				rf->q = dds_new(0.01, 4096);
+				rf->ql = dds_new(0.05, 64);
+			}
 			dds_add(rf->q, lat);
+			dds_add(rf->ql, lat);
 		}
 		if (evs[i].bot >= 0)
 			rf->bot[evs[i].bot]++;
@@ -859,6 +863,8 @@ oracle_main(const struct agg_view *v, struct agg_partial *p,
 		if (rf->q != NULL) {
 			ck_assert(dds_equal(st[M_Q].u.dds, rf->q));
 			ck_assert_uint_eq(dds_count(st[M_Q].u.dds), rf->nl);
+			/* lat again, at another accuracy: its own buckets */
+			ck_assert(dds_equal(st[M_QL].u.dds, rf->ql));
 		}
 		ck_assert(dds_equal(st[M_QB].u.dds, rf->qb));
 		/* top of bot: two values, k 2, exact. */
@@ -896,6 +902,7 @@ oracle_main(const struct agg_view *v, struct agg_partial *p,
 		hll_free(refs[g].bdist);
 		dds_free(refs[g].q);
 		dds_free(refs[g].qb);
+		dds_free(refs[g].ql);
 	}
 	free(refs);
 	free(fq.pairs);
@@ -2123,11 +2130,11 @@ START_TEST(test_hostile_states)
 		{ "93 00 dd ffffffff c0", "row: *" },
 		{ "93 00 92 c0", "row: *" },
 		{ "93 00 92 c0 c0 93 00 00 00",
-		    "row: 3 states, the view has 14 metrics" },
+		    "row: 3 states, the view has 15 metrics" },
 		{ "93 00 92 c0 c0 dd ffffffff",
 		    "row: expected an array of states" },
 		{ "93 00 92 c0 c0 dd 00000002 00 00",
-		    "row: 2 states, the view has 14 metrics" },
+		    "row: 2 states, the view has 15 metrics" },
 		{ "93 00 92 c0 c0 c0", "row: expected an array of states" },
 		{ "93 00 92 c0 c0", "row: expected an array of states" },
 		{ "93 01 92 c0 c0 90",

@@ -465,6 +465,47 @@ START_TEST(test_extremes)
 }
 END_TEST
 
+/*
+ * dds_add_bucket() with dds_bucket() is dds_add(): one bucket for x and
+ * -x, found once for sketches of one alpha whatever their max_bins.
+ */
+START_TEST(test_add_bucket)
+{
+	static const double	 odd[] = { 0.0, -0.0, INFINITY, -INFINITY, NAN,
+				    DBL_TRUE_MIN, -DBL_MAX };
+	struct ddsketch		*a[2], *b[2];
+	double			*v;
+	int64_t			 i;
+	int			 n, j, nv = 20000;
+
+	v = malloc(nv * sizeof(*v));
+	for (n = 0; n < nv; n++)
+		v[n] = n < 7 ? odd[n] : draw(D_MIXED);
+	for (j = 0; j < 2; j++) {
+		a[j] = dds_new(ALPHA, j == 0 ? 64 : 4096);
+		b[j] = dds_new(ALPHA, j == 0 ? 64 : 4096);
+	}
+	for (n = 0; n < nv; n++) {
+		i = 12345;		/* not looked at for 0 (nor NaN, inf) */
+		if (isfinite(v[n]) && v[n] != 0) {
+			i = dds_bucket(a[0], v[n]);
+			ck_assert_int_eq(dds_bucket(a[1], -v[n]), i);
+		}
+		for (j = 0; j < 2; j++) {
+			dds_add(a[j], v[n]);
+			dds_add_bucket(b[j], v[n], i);
+		}
+	}
+	for (j = 0; j < 2; j++) {
+		ck_assert(dds_equal(a[j], b[j]));
+		ck_assert_uint_eq(dds_count(b[j]), nv - 3);
+		dds_free(a[j]);
+		dds_free(b[j]);
+	}
+	free(v);
+}
+END_TEST
+
 /* Build the sketch of v[lo..hi) into a new sketch. */
 static struct ddsketch *
 build(const double *v, size_t lo, size_t hi, double alpha, int bins)
@@ -1817,6 +1858,7 @@ ddsketch_suite(void)
 	tcase_add_test(tc, test_accuracy);
 	tcase_add_test(tc, test_accuracy_alphas);
 	tcase_add_test(tc, test_extremes);
+	tcase_add_test(tc, test_add_bucket);
 	tcase_add_test(tc, test_merge_equal);
 	tcase_add_test(tc, test_merge_equal_collapsing);
 	tcase_add_test(tc, test_merge_self);
