@@ -184,7 +184,9 @@ xsum_add(struct xsum *x, double v)
 	d = (e - 1) / 32;
 	s = (e - 1) % 32;
 	t = (unsigned __int128)m << s;
-	xsum_cover(x, d, 3);
+	/* Mostly the digits are there already: no call. */
+	if (x->n == 0 || d < x->lo || d + 3 > x->lo + x->n)
+		xsum_cover(x, d, 3);
 	d -= x->lo;
 	if (neg) {
 		x->w[d] -= (int64_t)(uint32_t)t;
