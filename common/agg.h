@@ -66,7 +66,8 @@ struct agg_value {
 	uint64_t	 hash;		/* hash64 of raw, seed 0, if hashed */
 	int		 hashed;	/* (computed once, by the first
 					   distinct metric that needs it) */
-	double		 qalpha;	/* the accuracy qbucket is for, 0 */
+	double		 qalpha;	/* the accuracy qbucket is for; 0:
+					   none yet */
 	int64_t		 qbucket;	/* dds_bucket() of f (likewise, for
 					   quantiles of that accuracy) */
 };

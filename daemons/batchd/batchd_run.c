@@ -650,9 +650,10 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 			store_writer_discard(pl->views[v]->writer);
 	} else {
 		/*
-		 * The page cache holds what the transaction wrote, which no
-		 * later chunk reads (a rebuild appends): given back, so that
-		 * memory stays at one transaction's pages, not 256 MiB.
+		 * SQLite's page cache holds what the transaction wrote, which
+		 * a rebuild's later chunks do not read (they append): given
+		 * back, so that memory stays at one transaction's pages
+		 * rather than growing to 256 MiB.
 		 */
 		sqlite3_db_release_memory(run->db);
 		ckpt_poke();
