@@ -661,7 +661,13 @@ pipe_write(struct pipeline *pl, struct chunk *c, char **cause)
 	return (rc);
 }
 
-/* Cut the catalog's entries from first into chunks. */
+/*
+ * Cut the catalog's entries from first into chunks.  What would be the
+ * last chunk is cut in two, and so on down to one segment: at the end of
+ * a run one worker folds the last chunk while the others wait, and the
+ * writer then writes it alone, so the run ends sooner on smaller ones.
+ * (The plan depends on the catalog alone: see pipe_run.)
+ */
 static void
 pipe_plan(struct pipeline *pl, size_t first, size_t ncat)
 {
@@ -681,6 +687,8 @@ pipe_plan(struct pipeline *pl, size_t first, size_t ncat)
 		for (bytes = 0, i = first; i < ncat && i - first <
 		    CHUNK_SEGMENTS && bytes < CHUNK_BYTES; i++)
 			bytes += pl->cat[i].bytes;
+		if (i == ncat && i - first > 1)
+			i = first + (i - first) / 2;
 		c->end = first = i;
 		c->parts = xcalloc(pl->nviews + 1, sizeof(*c->parts));
 		c->rows = xcalloc(pl->nviews + 1, sizeof(*c->rows));
