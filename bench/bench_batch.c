@@ -876,6 +876,15 @@ batchd_run(struct runinfo *ri)
 		fatalx("lamina-batchd: run failed: %s", ri->error);
 }
 
+/* The path of the views database, with suffix ("-wal", or ""). */
+static void
+views_path(char *buf, size_t size, const char *suffix)
+{
+	if (snprintf(buf, size, "%s/views.db%s", data_dir, suffix) >=
+	    (int)size)
+		fatalx("%s: path too long", data_dir);
+}
+
 /* Remove the views database, so that the next daemon rebuilds. */
 static void
 bench_drop_views(void)
@@ -885,9 +894,7 @@ bench_drop_views(void)
 	size_t			 i;
 
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		if (snprintf(path, sizeof(path), "%s/views.db%s", data_dir,
-		    suffixes[i]) >= (int)sizeof(path))
-			fatalx("%s: path too long", data_dir);
+		views_path(path, sizeof(path), suffixes[i]);
 		if (unlink(path) == -1 && errno != ENOENT)
 			fatal("%s", path);
 	}
@@ -909,9 +916,7 @@ bench_empty_views(void)
 	sqlite3		*db;
 	char		 path[PATH_MAX], *sql;
 
-	if (snprintf(path, sizeof(path), "%s/views.db", data_dir) >=
-	    (int)sizeof(path))
-		fatalx("%s: path too long", data_dir);
+	views_path(path, sizeof(path), "");
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK)
 		fatalx("%s: %s", path, sqlite3_errmsg(db));
@@ -946,9 +951,7 @@ views_size(void)
 	struct stat	 sb;
 	char		 path[PATH_MAX];
 
-	if (snprintf(path, sizeof(path), "%s/views.db", data_dir) >=
-	    (int)sizeof(path))
-		fatalx("%s: path too long", data_dir);
+	views_path(path, sizeof(path), "");
 	if (stat(path, &sb) == -1)
 		fatal("%s", path);
 	return (sb.st_size);

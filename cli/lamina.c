@@ -41,7 +41,7 @@ static const struct cli_cmd	cli_cmds[] = {
 
 /*
  * A decimal number of at most max, all of it (a command's option): NULL,
- * or what is wrong with s.
+ * or what is wrong with s (a static string, until the next call).
  */
 const char *
 cli_parse_u64(const char *s, uint64_t max, uint64_t *v)

@@ -1058,8 +1058,7 @@ dds_copy(const struct ddsketch *o)
 void
 dds_add(struct ddsketch *d, double x)
 {
-	dds_add_bucket(d, x, isfinite(x) && x != 0 ? dds_index(d, fabs(x)) :
-	    0);
+	dds_add_bucket(d, x, isfinite(x) && x != 0 ? dds_bucket(d, x) : 0);
 }
 
 /*
